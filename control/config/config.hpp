@@ -1,0 +1,125 @@
+// Daemon configuration: the typed form of enidp.yaml.
+//
+// Runs on the control thread only (parsing allocates and throws internally; the public
+// entry points return a result instead). Nothing here is included by fast-path code: the
+// runtime turns a Config into dataplane tables (dataplane/runtime/tables_builder).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace enidp::config {
+
+// A MAC address in wire order.
+struct Mac {
+    std::array<uint8_t, 6> bytes{};
+    bool operator==(const Mac&) const = default;
+    std::string to_string() const;
+};
+
+// An IPv4 address in host byte order (so that prefix arithmetic is plain integer math).
+struct Ipv4 {
+    uint32_t value = 0;
+    bool operator==(const Ipv4&) const = default;
+    std::string to_string() const;
+};
+
+struct Ipv4Prefix {
+    Ipv4 addr;
+    uint8_t length = 32;
+    bool contains(Ipv4 ip) const;
+    std::string to_string() const;
+};
+
+struct EalSettings {
+    std::string lcores = "0,1";         // passed as --lcores; first lcore is the main (control) lcore
+    bool no_huge = true;                // --no-huge
+    bool no_pci = true;                 // --no-pci unless an ENI is a PCI device
+    uint32_t memory_mb = 512;           // -m
+    std::string file_prefix = "enidp";  // --file-prefix
+    std::string log_level;              // --log-level, empty = DPDK default
+    std::vector<std::string> extra_args;
+};
+
+struct IdleBackoff {
+    bool enabled = true;
+    uint32_t after_us = 200;   // empty polls for this long before sleeping
+    uint32_t sleep_us = 100;   // each sleep
+};
+
+struct MempoolSettings {
+    uint32_t mbufs = 16383;
+    uint32_t cache = 256;
+    uint16_t data_room = 2176;  // RTE_MBUF_DEFAULT_BUF_SIZE
+};
+
+struct Eni {
+    std::string name;            // unique, used in counters and logs
+    std::string device;          // PCI address ("0000:00:05.0") or a vdev string ("net_tap0,iface=eni0")
+    Mac mac;
+    Ipv4Prefix ip;               // the ENI's primary address and subnet
+    Ipv4 gateway_ip;             // VPC gateway (the pod's default gateway)
+    std::optional<Mac> gateway_mac;  // resolved by ARP when absent
+    uint16_t queues = 1;         // RX queues (RSS when > 1 and the PMD supports it)
+    uint16_t mtu = 1500;
+    int line = 0;                // where it was defined, for later error messages
+};
+
+enum class PodPortKind { kVhostUser, kMemif, kTap };
+const char* to_string(PodPortKind);
+
+struct Pod {
+    std::string ns;
+    std::string name;
+    Ipv4 ip;                     // defaults to the ENI's IP (exclusive ENI: the pod owns it)
+    Mac mac;                     // the pod's own MAC on its port
+    std::string eni;             // name of the ENI it owns
+    PodPortKind kind = PodPortKind::kVhostUser;
+    std::string socket;          // vhost-user / memif socket path; tap: interface name
+    bool vhost_client = true;    // vhost-user: dataplane is the client, pod the server (restartable)
+    int line = 0;
+    std::string key() const { return ns + "/" + name; }
+};
+
+struct Config {
+    std::string source;          // file the config was read from
+    std::string node_name;
+    EalSettings eal;
+    uint16_t workers = 1;
+    uint16_t burst = 32;
+    uint16_t rx_desc = 1024;
+    uint16_t tx_desc = 1024;
+    MempoolSettings mempool;
+    IdleBackoff idle;
+    Mac gateway_mac;             // virtual router MAC the pods see as their gateway
+    uint32_t stats_interval_ms = 0;  // 0 = no periodic stats print
+    std::string stats_file;      // JSON counters rewritten every second when set
+    std::vector<Eni> enis;
+    std::vector<Pod> pods;
+
+    const Eni* find_eni(const std::string& name) const;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;                // 1-based; 0 when the error is not tied to a line
+    std::string message;
+    std::string to_string() const;  // "file:line: message"
+};
+
+using ConfigResult = std::variant<Config, ConfigError>;
+
+// Parses and validates. Never throws; every error names file:line and what is wrong.
+ConfigResult load_file(const std::string& path);
+ConfigResult load_string(const std::string& yaml, const std::string& source_name);
+
+// Parsers shared with the perf scenarios and tests.
+std::optional<Mac> parse_mac(const std::string& s);
+std::optional<Ipv4> parse_ipv4(const std::string& s);
+std::optional<Ipv4Prefix> parse_prefix(const std::string& s);
+
+}  // namespace enidp::config

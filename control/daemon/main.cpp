@@ -1,0 +1,165 @@
+// enidp: the node daemon. Reads enidp.yaml, brings up EAL, the ENIs and the pods' ports,
+// runs the workers, and serves the control loop on the main lcore:
+//   every 100 ms  link state, gateway ARP            (Dataplane::tick)
+//   every second  stats file                          (stats.file)
+//   SIGHUP        re-read the config, apply changes to `pods` (hot-plug / unplug)
+//   SIGINT/TERM   stop workers, print final counters, release every port
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+
+#include "control/config/config.hpp"
+#include "control/daemon/specs.hpp"
+#include "control/report/report.hpp"
+#include "dataplane/runtime/dataplane.hpp"
+#include "dataplane/runtime/eal.hpp"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+void on_signal(int sig) {
+    if (sig == SIGHUP) g_reload = 1;
+    else g_stop = 1;
+}
+
+void install_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+}
+
+using namespace enidp;
+
+// Applies the `pods` section of a re-read config: removes pods that are gone or changed,
+// adds new or changed ones. Each pod succeeds or fails on its own; `running` tracks what
+// is really plugged in.
+void reload(dp::Dataplane& dataplane, const config::Config& boot, std::map<std::string, dp::PodSpec>& running,
+            const std::string& path) {
+    auto loaded = config::load_file(path);
+    if (auto* err = std::get_if<config::ConfigError>(&loaded)) {
+        std::fprintf(stderr, "enidp: reload rejected, running config unchanged: %s\n", err->to_string().c_str());
+        return;
+    }
+    const auto& next = std::get<config::Config>(loaded);
+    for (const auto& note : daemon::unreloadable_changes(boot, next))
+        std::fprintf(stderr, "enidp: reload: %s changed; takes effect after a restart\n", note.c_str());
+    std::map<std::string, dp::PodSpec> want;
+    for (const auto& p : next.pods) want.emplace(p.key(), daemon::pod_spec(p));
+    for (auto it = running.begin(); it != running.end();) {
+        auto w = want.find(it->first);
+        if (w != want.end() && daemon::same_pod(w->second, it->second)) {
+            ++it;
+            continue;
+        }
+        auto s = dataplane.remove_pod(it->first);
+        std::fprintf(stderr, "enidp: reload: pod %s %s\n", it->first.c_str(), s.ok ? "removed" : s.message.c_str());
+        it = running.erase(it);
+    }
+    for (const auto& [key, spec] : want) {
+        if (running.count(key)) continue;
+        auto s = dataplane.add_pod(spec);
+        std::fprintf(stderr, "enidp: reload: pod %s %s\n", key.c_str(), s.ok ? "added" : s.message.c_str());
+        if (s.ok) running.emplace(key, spec);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"enidp: DPDK dataplane for pods that own a cloud ENI"};
+    std::string config_path;
+    bool check_only = false;
+    app.add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+    app.add_flag("--check", check_only, "validate the configuration and exit");
+    CLI11_PARSE(app, argc, argv);
+
+    auto loaded = config::load_file(config_path);
+    if (auto* err = std::get_if<config::ConfigError>(&loaded)) {
+        std::fprintf(stderr, "enidp: %s\n", err->to_string().c_str());
+        return 2;
+    }
+    config::Config cfg = std::get<config::Config>(loaded);
+    if (check_only) {
+        std::printf("%s: OK (%zu ENIs, %zu pods, %u workers)\n", config_path.c_str(), cfg.enis.size(), cfg.pods.size(),
+                    cfg.workers);
+        return 0;
+    }
+
+    if (auto err = dp::eal_init(daemon::eal_spec(cfg)); !err.empty()) {
+        std::fprintf(stderr, "enidp: %s\n", err.c_str());
+        return 1;
+    }
+    std::string error;
+    auto dataplane = dp::Dataplane::create(daemon::runtime_spec(cfg), error);
+    int rc = 0;
+    if (!dataplane) {
+        std::fprintf(stderr, "enidp: %s\n", error.c_str());
+        rc = 1;
+    }
+    for (size_t i = 0; rc == 0 && i < cfg.enis.size(); i++) {
+        auto s = dataplane->add_eni(daemon::eni_spec(cfg.enis[i]));
+        if (!s.ok) {
+            std::fprintf(stderr, "enidp: %s:%d: %s\n", cfg.source.c_str(), cfg.enis[i].line, s.message.c_str());
+            rc = 1;
+        }
+    }
+    std::map<std::string, dp::PodSpec> running_pods;
+    for (size_t i = 0; rc == 0 && i < cfg.pods.size(); i++) {
+        // A pod whose port cannot be created is reported and skipped: the node keeps serving the rest.
+        auto spec = daemon::pod_spec(cfg.pods[i]);
+        auto s = dataplane->add_pod(spec);
+        if (s.ok) running_pods.emplace(spec.key, spec);
+        else std::fprintf(stderr, "enidp: %s:%d: %s\n", cfg.source.c_str(), cfg.pods[i].line, s.message.c_str());
+    }
+    if (rc == 0) {
+        if (auto s = dataplane->start_workers(); !s.ok) {
+            std::fprintf(stderr, "enidp: %s\n", s.message.c_str());
+            rc = 1;
+        }
+    }
+    if (rc != 0) {
+        dataplane.reset();
+        dp::eal_cleanup();
+        return rc;
+    }
+    install_signals();
+    std::fprintf(stderr, "enidp: node %s running: %zu ENIs, %zu pods, %u workers\n", cfg.node_name.c_str(),
+                 cfg.enis.size(), dataplane->pod_keys().size(), cfg.workers);
+
+    uint64_t ticks = 0;
+    while (!g_stop) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ticks++;
+        dataplane->tick();
+        if (g_reload) {
+            g_reload = 0;
+            reload(*dataplane, cfg, running_pods, config_path);
+        }
+        if (!cfg.stats_file.empty() && ticks % 10 == 0) {
+            auto err = report::write_file_atomic(cfg.stats_file, report::to_json(dataplane->counters()).dump(2));
+            if (!err.empty() && ticks % 600 == 0) std::fprintf(stderr, "enidp: %s\n", err.c_str());
+        }
+        if (cfg.stats_interval_ms != 0 && (ticks * 100) % cfg.stats_interval_ms < 100)
+            std::printf("%s", report::to_text(dataplane->counters()).c_str());
+        std::fflush(stdout);
+    }
+    std::fprintf(stderr, "enidp: stopping\n");
+    dataplane->stop_workers();
+    const auto final_counters = dataplane->counters();
+    std::printf("final counters:\n%s", report::to_text(final_counters).c_str());
+    if (!cfg.stats_file.empty()) report::write_file_atomic(cfg.stats_file, report::to_json(final_counters).dump(2));
+    dataplane.reset();
+    dp::eal_cleanup();
+    return 0;
+}

@@ -1,0 +1,60 @@
+#include "dataplane/fastpath/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+namespace enidp::dp {
+
+uint16_t Worker::poll_once(const Snapshot& snap) {
+    sink_.bind(&snap);
+    rte_mbuf* pkts[kMaxBurst];
+    uint16_t total = 0;
+    for (const RxQueue& q : snap.rx[id_]) {
+        const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst_);
+        if (n == 0) continue;
+        stats_.rx[q.port][q.queue].add(n);
+        process_burst(snap, q.port, pkts, n, sink_);
+        total = static_cast<uint16_t>(total + n);
+    }
+    // Packets other workers (or the control thread) queued for ports whose TX queue we own.
+    const auto& rings = snap.handoff_in[id_];
+    for (size_t i = 0; i < rings.size(); i++) {
+        const unsigned n = rte_ring_sc_dequeue_burst(rings[i], reinterpret_cast<void**>(pkts), burst_, nullptr);
+        const uint16_t port = snap.handoff_port[id_][i];
+        for (unsigned j = 0; j < n; j++) sink_.to_port(port, pkts[j]);
+        total = static_cast<uint16_t>(total + n);
+    }
+    sink_.flush();
+    return total;
+}
+
+void Worker::run() {
+    rte_rcu_qsbr_thread_register(slot_.qsbr, id_);
+    rte_rcu_qsbr_thread_online(slot_.qsbr, id_);
+    running_.store(true, std::memory_order_release);
+    uint64_t last_busy = rte_rdtsc();
+    while (!stop_.load(std::memory_order_relaxed)) {
+        const Snapshot* snap = slot_.current.load(std::memory_order_acquire);
+        const uint64_t t0 = rte_rdtsc();
+        const uint16_t n = snap != nullptr ? poll_once(*snap) : 0;
+        rte_rcu_qsbr_quiescent(slot_.qsbr, id_);
+        stats_.loops.inc();
+        if (n != 0) {
+            const uint64_t t1 = rte_rdtsc();
+            stats_.busy_loops.inc();
+            stats_.busy_cycles.add(t1 - t0);
+            last_busy = t1;
+        } else if (idle_.enabled && t0 - last_busy > idle_.after_cycles) {
+            // Nothing held across the sleep: go offline so grace periods do not wait for us.
+            rte_rcu_qsbr_thread_offline(slot_.qsbr, id_);
+            rte_delay_us_sleep(idle_.sleep_us);
+            rte_rcu_qsbr_thread_online(slot_.qsbr, id_);
+            stats_.event(Event::kIdleSleeps);
+        }
+    }
+    rte_rcu_qsbr_thread_offline(slot_.qsbr, id_);
+    rte_rcu_qsbr_thread_unregister(slot_.qsbr, id_);
+    running_.store(false, std::memory_order_release);
+}
+
+}  // namespace enidp::dp

@@ -1,0 +1,137 @@
+// The worker: one poll loop per EAL lcore.
+//
+//   loop: snapshot = current()
+//         for each (port, queue) this worker owns: RX burst → process_burst → TX buffers
+//         drain the handoff rings of ports whose TX queue this worker owns
+//         flush TX buffers (unsent mbufs freed and counted as tx_full / handoff_full)
+//         RCU quiescent report; idle back-off (RCU offline while asleep)
+//
+// Who may call: Worker::run on its own lcore only. The control thread may read stats()
+// at any time and request_stop() from anywhere.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "dataplane/fastpath/pipeline.hpp"
+#include "dataplane/fastpath/stats.hpp"
+#include "dataplane/fastpath/tables.hpp"
+
+namespace enidp::dp {
+
+inline constexpr uint16_t kMaxBurst = 64;
+inline constexpr uint16_t kTxBufCap = 64;
+
+// Buffered TX toward every port, flushed once per poll iteration.
+class TxSink {
+public:
+    TxSink(uint16_t worker, WorkerStats& stats) : worker_(worker), stats_(stats) {}
+
+    void bind(const Snapshot* snap) { snap_ = snap; }
+    WorkerStats& stats() { return stats_; }
+
+    void to_port(uint16_t port, rte_mbuf* m) {
+        Buf& b = bufs_[port];
+        if (!b.dirty) {
+            b.dirty = true;
+            dirty_[ndirty_++] = port;
+        }
+        b.pkts[b.n++] = m;
+        if (b.n == kTxBufCap) flush_port(port);
+    }
+    void drop(rte_mbuf* m, Drop reason) {
+        stats_.drop(reason);
+        rte_pktmbuf_free(m);
+    }
+    void consumed(rte_mbuf* m) { rte_pktmbuf_free(m); }
+
+    void flush() {
+        for (uint16_t i = 0; i < ndirty_; i++) {
+            const uint16_t port = dirty_[i];
+            flush_port(port);
+            bufs_[port].dirty = false;
+        }
+        ndirty_ = 0;
+    }
+
+private:
+    struct Buf {
+        uint16_t n = 0;
+        bool dirty = false;
+        rte_mbuf* pkts[kTxBufCap];
+    };
+
+    void flush_port(uint16_t port) {
+        Buf& b = bufs_[port];
+        if (b.n == 0) return;
+        const TxTarget& t = snap_->tx[port][worker_];
+        uint16_t sent;
+        Drop why;
+        if (t.handoff != nullptr) {
+            sent = static_cast<uint16_t>(rte_ring_mp_enqueue_burst(t.handoff, reinterpret_cast<void**>(b.pkts), b.n, nullptr));
+            why = Drop::kHandoffFull;
+        } else {
+            sent = rte_eth_tx_burst(port, t.queue, b.pkts, b.n);
+            why = Drop::kTxFull;
+        }
+        stats_.tx[port].add(sent);
+        if (sent < b.n) [[unlikely]] {
+            stats_.drop(why, b.n - sent);
+            rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
+        }
+        b.n = 0;
+    }
+
+    const Snapshot* snap_ = nullptr;
+    uint16_t worker_;
+    WorkerStats& stats_;
+    uint16_t ndirty_ = 0;
+    uint16_t dirty_[kMaxPorts];
+    Buf bufs_[kMaxPorts];
+};
+
+struct IdlePolicy {
+    bool enabled = false;
+    uint64_t after_cycles = 0;  // TSC cycles without a packet before sleeping
+    uint32_t sleep_us = 0;
+};
+
+// The current snapshot and the RCU variable workers report to. Owned by the runtime.
+struct SnapshotSlot {
+    std::atomic<const Snapshot*> current{nullptr};
+    rte_rcu_qsbr* qsbr = nullptr;
+};
+
+class Worker {
+public:
+    Worker(uint16_t id, SnapshotSlot& slot, IdlePolicy idle, uint16_t burst)
+        : id_(id), slot_(slot), idle_(idle), burst_(burst > kMaxBurst ? kMaxBurst : burst), sink_(id, stats_) {}
+
+    // Runs until request_stop(). Registers with RCU on entry, unregisters on exit.
+    void run();
+    void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+    bool running() const { return running_.load(std::memory_order_acquire); }
+
+    uint16_t id() const { return id_; }
+    const WorkerStats& stats() const { return stats_; }
+    WorkerStats& stats() { return stats_; }
+
+private:
+    uint16_t poll_once(const Snapshot& snap);
+
+    WorkerStats stats_;
+    uint16_t id_;
+    SnapshotSlot& slot_;
+    IdlePolicy idle_;
+    uint16_t burst_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> running_{false};
+    TxSink sink_;
+};
+
+}  // namespace enidp::dp

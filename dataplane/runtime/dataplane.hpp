@@ -1,0 +1,144 @@
+// The dataplane runtime: mempool, ports (ENIs, hot-plugged pod ports), workers, and the
+// snapshot they forward by.
+//
+// Who may call: the control thread only (one thread; no method is re-entrant). Methods
+// may block (hot-plug, RCU grace periods) but never stop the workers: every table change
+// is a new Snapshot published by pointer swap and the old one is freed after a grace period.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_mempool.h>
+
+#include "dataplane/fastpath/worker.hpp"
+#include "dataplane/runtime/spec.hpp"
+
+namespace enidp::dp {
+
+struct Status {
+    bool ok = true;
+    std::string message;
+    static Status error(std::string m) { return {false, std::move(m)}; }
+};
+
+// Counters of one port, PMD counters merged with what the workers counted.
+struct PortCounters {
+    uint16_t port = 0;
+    std::string device;     // ethdev name
+    std::string role;       // "eni" | "pod"
+    std::string owner;      // ENI name or pod key
+    bool link_up = false;
+    uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
+    uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_nombuf = 0;
+    std::vector<uint64_t> rx_queue_packets;  // per RX queue, as counted by workers
+    uint64_t worker_tx_packets = 0;          // handed to the port by workers
+};
+
+struct WorkerCounters {
+    uint16_t id = 0;
+    unsigned lcore = 0;
+    uint64_t loops = 0, busy_loops = 0, busy_cycles = 0;
+};
+
+struct DataplaneCounters {
+    uint64_t generation = 0;
+    std::vector<PortCounters> ports;
+    uint64_t drops[kDropCount] = {};
+    uint64_t events[kEventCount] = {};
+    std::vector<WorkerCounters> workers;
+    uint32_t mempool_size = 0, mempool_in_use = 0, mempool_available = 0;
+    struct Eni {
+        std::string name;
+        uint16_t port;
+        bool gateway_known;
+        rte_ether_addr gateway_mac;
+    };
+    std::vector<Eni> enis;
+    struct Pod {
+        std::string key;
+        std::string kind;
+        uint16_t port;
+        bool link_up;
+    };
+    std::vector<Pod> pods;
+    uint64_t drops_total() const;
+};
+
+class Dataplane {
+public:
+    // EAL must be initialised. Creates the mempool and RCU state; no ports yet.
+    static std::unique_ptr<Dataplane> create(const RuntimeSpec& spec, std::string& error);
+    ~Dataplane();
+    Dataplane(const Dataplane&) = delete;
+    Dataplane& operator=(const Dataplane&) = delete;
+
+    Status add_eni(const EniSpec& eni);
+    // Creates the pod's port (hot-plug), configures and starts it, then publishes tables
+    // in which the pod exists. On failure nothing is left behind.
+    Status add_pod(const PodSpec& pod);
+    // Unpublishes the pod, waits a grace period, then stops, closes and detaches its port.
+    Status remove_pod(const std::string& key);
+    std::vector<std::string> pod_keys() const;
+
+    // Launches one worker per worker lcore (the first `workers` of them).
+    Status start_workers();
+    void stop_workers();
+
+    // Periodic control work (call every ~100 ms): follows link state (memif raises no
+    // event), asks for unresolved gateway MACs by ARP once a second.
+    void tick();
+
+    DataplaneCounters counters() const;
+    void reset_counters();  // workers must be stopped
+    rte_mempool* mempool() const { return pool_; }
+    const Snapshot* snapshot() const { return slot_.current.load(std::memory_order_acquire); }
+    uint16_t workers() const { return spec_.workers; }
+
+private:
+    struct EniState {
+        EniSpec spec;
+        uint16_t port = 0;
+        bool probed = false;       // we probed the device, so we detach it
+        std::unique_ptr<NeighborCell> gateway;
+        uint64_t last_arp_tsc = 0;
+        bool link_up = false;
+    };
+    struct PodState {
+        PodSpec spec;
+        uint16_t port = 0;
+        std::string devname;       // for detach
+        uint16_t owner = 0;        // worker polling it and owning its TX queue 0
+        bool link_up = false;
+    };
+    struct PortRings {
+        rte_ring* handoff = nullptr;
+        uint16_t owner = 0;
+        uint16_t tx_queues = 1;
+    };
+
+    explicit Dataplane(const RuntimeSpec& spec) : spec_(spec) {}
+    Status configure_port(uint16_t port, uint16_t rx_queues, uint16_t mtu, uint16_t& tx_queues_out);
+    Status make_ring(uint16_t port, uint16_t owner, uint16_t tx_queues);
+    void release_port(uint16_t port, const std::string& devname, bool detach);
+    std::unique_ptr<Snapshot> build() const;
+    void publish();
+    void send_arp_request(EniState& eni);
+    uint16_t least_loaded_worker() const;
+
+    RuntimeSpec spec_;
+    rte_mempool* pool_ = nullptr;
+    SnapshotSlot slot_;
+    uint64_t generation_ = 0;
+    std::vector<std::unique_ptr<EniState>> enis_;
+    std::map<std::string, PodState> pods_;
+    std::map<uint16_t, PortRings> rings_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<unsigned> worker_lcores_;
+    uint32_t pod_seq_ = 0;
+    bool workers_running_ = false;
+};
+
+}  // namespace enidp::dp
