@@ -1,5 +1,6 @@
 #include "dataplane/runtime/dataplane.hpp"
 
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,17 @@ void prepare_server_socket(const std::string& path) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     ::unlink(path.c_str());
+}
+
+// DPDK 22.11's tap PMD reads link state by ioctl on the interface name in our netns; once
+// the interface is moved into a pod's (or the VPC's) netns that name is gone and the PMD
+// reports "down" although the fd datapath works. Treat such a tap as up.
+bool tap_moved_away(const std::string& devargs) {
+    if (devargs.rfind("net_tap", 0) != 0) return false;
+    const auto at = devargs.find("iface=");
+    if (at == std::string::npos) return false;
+    const std::string iface = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+    return if_nametoindex(iface.c_str()) == 0;
 }
 
 int worker_main(void* arg) {
@@ -398,7 +410,8 @@ void Dataplane::tick() {
     for (auto& [key, p] : pods_) {
         rte_eth_link link{};
         if (rte_eth_link_get_nowait(p.port, &link) != 0) continue;
-        const bool up = link.link_status == RTE_ETH_LINK_UP;
+        const bool up = link.link_status == RTE_ETH_LINK_UP ||
+                        (p.spec.kind == PodPort::kTap && tap_moved_away("net_tap,iface=" + p.spec.socket));
         if (up != p.link_up) {
             DP_LOG(INFO, "pod %s: port %u link %s", key.c_str(), p.port, up ? "up" : "down");
             p.link_up = up;
@@ -408,7 +421,8 @@ void Dataplane::tick() {
     const uint64_t now = rte_rdtsc();
     for (auto& e : enis_) {
         rte_eth_link link{};
-        if (rte_eth_link_get_nowait(e->port, &link) == 0) e->link_up = link.link_status == RTE_ETH_LINK_UP;
+        if (rte_eth_link_get_nowait(e->port, &link) == 0)
+            e->link_up = link.link_status == RTE_ETH_LINK_UP || tap_moved_away(e->spec.device);
         if (!e->gateway->valid() && workers_running_ && now - e->last_arp_tsc > rte_get_tsc_hz()) {
             e->last_arp_tsc = now;
             send_arp_request(*e);

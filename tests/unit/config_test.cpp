@@ -336,7 +336,7 @@ INSTANTIATE_TEST_SUITE_P(
                 edit({{"  - namespace: default\n    name: cache-0", "  - {namespace: default\n    name: cache-0"}}), 26,
                 "YAML syntax error: end of map flow not found"},
         BadCase{"TwoDocuments", head(4) + "---\nnode_name: b\n", 6, "a second YAML document"},
-        BadCase{"TopIsList", "- node_name: a\n", 1, "expected a map, got a list"},
+        BadCase{"TopIsList", "- node_name: a\n", 1, "expected a map at top level, got a list"},
         BadCase{"UnknownTopKey", edit({{"workers: 2", "wrokers: 2"}}), 4,
                 "unknown key \"wrokers\" at top level (did you mean \"workers\"?)"},
         BadCase{"UnknownTopKeyFar", edit({{"workers: 2", "workers: 2\ncolor: blue"}}), 5,
