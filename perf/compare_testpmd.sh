@@ -46,6 +46,8 @@ done
 command -v "$TESTPMD" >/dev/null || die "'$TESTPMD' not found (apt-get install dpdk)"
 command -v python3 >/dev/null || die "python3 is needed to read the pcap and write JSON"
 PCAP="$(realpath "$PCAP")"
+# The path goes into a --vdev devargs string, where ',' separates arguments.
+[[ "$PCAP" =~ ^[^,[:space:]]+$ ]] || die "the pcap path must not contain ',' or whitespace: '$PCAP'"
 
 RUN_ENIDP=0
 ENIDP_NOTE=""
@@ -103,7 +105,7 @@ cleanup() {
         kill -KILL "$CHILD" 2>/dev/null || true
     fi
     if [ -n "$KEEP_LOGS" ]; then
-        if mkdir -p "$KEEP_LOGS"; then cp "$WORK"/*.log "$WORK"/*.json "$KEEP_LOGS"/ 2>/dev/null || true; fi
+        if mkdir -p "$KEEP_LOGS"; then cp "$WORK"/*.log "$WORK"/*.samples "$WORK"/*.json "$KEEP_LOGS"/ 2>/dev/null || true; fi
     fi
     rm -rf "$WORK"
     # EAL leaves its runtime directory (sockets, config) behind; remove only ours.
@@ -124,20 +126,13 @@ port1_tx_pps() {
     awk '/NIC statistics for port/ { port = $(NF-1) } /Tx-pps:/ && port == "1" { print $2 }' "$1"
 }
 
-# Median of the values on stdin after dropping the first $1 (start-up), in Mpps.
-steady_median_mpps() {
-    python3 -c '
-import statistics, sys
-v = [float(x) for x in sys.stdin.read().split()][int(sys.argv[1]):]
-print("%.3f" % (statistics.median(v) / 1e6) if v else "")' "$1"
-}
-
 # testpmd's first stats block is a zero baseline and its second spans start-up, so let it
-# print DURATION + 2 blocks, then stop it with SIGINT (it exits cleanly on that; without
-# an interactive prompt it would otherwise print stats forever).
-# Runs are called directly, not in $(...), so CHILD is visible to the cleanup trap.
-run_testpmd() {  # $1 = forward mode; sets RESULT to the median Mpps
-    local mode="$1" log="$WORK/testpmd-$1.log" deadline=$(( SECONDS + DURATION + 60 ))
+# print DURATION + 2 blocks, keep the last DURATION, then stop it with SIGINT (it exits
+# cleanly on that; non-interactive with --stats-period it would print stats forever).
+# Runs are called directly, not in $(...), so CHILD stays visible to the cleanup trap.
+run_testpmd() {  # $1 = forward mode; writes $WORK/testpmd-$1.samples (pps, one a line)
+    local mode="$1" log="$WORK/testpmd-$1.log" samples="$WORK/testpmd-$1.samples"
+    local deadline=$(( SECONDS + DURATION + 60 ))
     : >"$log"
     # shellcheck disable=SC2046  # eal_args is deliberately word-split
     "$TESTPMD" $(eal_args "$mode") -- -a --stats-period 1 --forward-mode="$mode" --nb-cores=1 \
@@ -156,76 +151,100 @@ run_testpmd() {  # $1 = forward mode; sets RESULT to the median Mpps
     kill -INT "$CHILD" 2>/dev/null || true
     wait "$CHILD" 2>/dev/null || true
     CHILD=""
-    local mpps
-    mpps="$(port1_tx_pps "$log" | steady_median_mpps 2)"
-    if [ -z "$mpps" ]; then
-        echo "compare_testpmd: testpmd $mode gave no steady samples; last lines of its log:" >&2
+    port1_tx_pps "$log" | tail -n +3 | head -n "$DURATION" >"$samples"
+    if [ ! -s "$samples" ]; then
+        echo "compare_testpmd: testpmd $mode printed no steady samples; last lines of its log:" >&2
         tail -20 "$log" >&2
         return 1
     fi
-    echo "compare_testpmd:   testpmd $mode Tx-pps samples: $(port1_tx_pps "$log" | tail -n +3 | tr '\n' ' ')"
-    RESULT="$mpps"
 }
 
-run_enidp() {  # sets RESULT to the summary JSON path
-    local out="$WORK/enidp.json" log="$WORK/enidp.log"
+run_enidp() {  # writes $WORK/enidp.json
+    local log="$WORK/enidp.log" rc=0
     # shellcheck disable=SC2046
     timeout -s INT -k 20 $(( DURATION + 60 )) "$ENIDP_PERF" $(eal_args enidp) -- \
-        --scenario "$SCENARIO" --duration "$DURATION" --summary-json "$out" </dev/null >"$log" 2>&1 || {
-        echo "compare_testpmd: enidp-perf failed (exit $?); last lines of its log:" >&2
+        --scenario "$SCENARIO" --duration "$DURATION" --summary-json "$WORK/enidp.json" \
+        </dev/null >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ] || [ ! -s "$WORK/enidp.json" ]; then
+        echo "compare_testpmd: enidp-perf failed (exit $rc, summary JSON $( [ -s "$WORK/enidp.json" ] && echo written || echo missing)); last lines of its log:" >&2
         tail -20 "$log" >&2
         return 1
-    }
-    [ -s "$out" ] || { echo "compare_testpmd: enidp-perf wrote no summary JSON" >&2; return 1; }
-    RESULT="$out"
+    fi
 }
 
 echo "compare_testpmd: $PCAP ($PKTS packets), ${DURATION}s per run, lcores $LCORES, $MBUFS mbufs, ${MEM_MB} MB"
 echo "compare_testpmd: running testpmd io ..."
-RESULT=""
 run_testpmd io || die "testpmd io failed"
-IO="$RESULT"
 echo "compare_testpmd: running testpmd 5tswap ..."
 run_testpmd 5tswap || die "testpmd 5tswap failed"
-SWAP="$RESULT"
-ENIDP_JSON=""
 if [ "$RUN_ENIDP" = 1 ]; then
     echo "compare_testpmd: running enidp-perf ..."
     run_enidp || die "enidp-perf failed"
-    ENIDP_JSON="$RESULT"
 fi
 
-python3 - "$IO" "$SWAP" "$ENIDP_JSON" "$ENIDP_NOTE" "$PCAP" "$PKTS" "$DURATION" "$SCENARIO" "$JSON_OUT" <<'EOF'
-import json, sys
-io, swap, enidp_json, note, pcap, pkts, duration, scenario, json_out = sys.argv[1:]
-io, swap = float(io), float(swap)
-summary = {
-    "pcap": pcap, "pcap_packets": int(pkts), "duration_s": int(duration),
-    "testpmd_io_mpps": io, "testpmd_5tswap_mpps": swap,
-}
-rows = [("testpmd io", io, ""), ("testpmd 5tswap", swap, "")]
-if enidp_json:
-    with open(enidp_json) as f:
+python3 - "$WORK" "$RUN_ENIDP" "$ENIDP_NOTE" "$PCAP" "$PKTS" "$DURATION" "$SCENARIO" "$JSON_OUT" <<'EOF'
+import json, statistics, sys
+work, run_enidp, note, pcap, pkts, duration, scenario, json_out = sys.argv[1:]
+
+def steady(samples_pps):
+    """Median Mpps and the spread (max-min)/median, which flags CPU contention."""
+    v = [x / 1e6 for x in samples_pps]
+    med = statistics.median(v)
+    return med, (max(v) - min(v)) / med if med else 0.0, v
+
+def load_samples(mode):
+    with open(f"{work}/testpmd-{mode}.samples") as f:
+        return [float(x) for x in f.read().split()]
+
+summary = {"pcap": pcap, "pcap_packets": int(pkts), "duration_s": int(duration)}
+rows = []  # (name, median Mpps, spread, note)
+for mode in ("io", "5tswap"):
+    med, spread, v = steady(load_samples(mode))
+    summary[f"testpmd_{mode}_mpps"] = round(med, 3)
+    summary[f"testpmd_{mode}_samples_mpps"] = [round(x, 3) for x in v]
+    rows.append((f"testpmd {mode}", med, spread, ""))
+if run_enidp == "1":
+    with open(f"{work}/enidp.json") as f:
         e = json.load(f)
     mpps = float(e["mpps"])
+    # enidp-perf drops its own first two seconds for the median; do the same for the spread.
+    samples = e.get("mpps_samples", [])
+    samples = samples[2:] if len(samples) > 4 else samples
+    spread = (max(samples) - min(samples)) / mpps if samples and mpps else 0.0
+    io, swap = summary["testpmd_io_mpps"], summary["testpmd_5tswap_mpps"]
     summary.update({
-        "scenario": scenario, "enidp_mpps": mpps,
+        "scenario": scenario,
+        "enidp_mpps": round(mpps, 3),
         "enidp_cycles_per_packet": e.get("cycles_per_packet"),
         "enidp_drops": e.get("drops", {}),
-        "ratio_to_io": mpps / io if io else None,
-        "ratio_to_5tswap": mpps / swap if swap else None,
+        "ratio_to_io": round(mpps / io, 3) if io else None,
+        "ratio_to_5tswap": round(mpps / swap, 3) if swap else None,
     })
-    rows.append(("enidp-perf", mpps, "%.2f x io, %.2f x 5tswap" % (
+    rows.append(("enidp-perf", mpps, spread, "%.2f x io, %.2f x 5tswap" % (
         summary["ratio_to_io"] or 0, summary["ratio_to_5tswap"] or 0)))
 else:
     summary["enidp_note"] = note
+
 print()
-for name, mpps, extra in rows:
-    print("  %-16s %8.3f Mpps  %s" % (name, mpps, extra))
-if not enidp_json:
-    print("  %-16s %s" % ("enidp-perf", note))
-if enidp_json and summary.get("enidp_cycles_per_packet"):
-    print("  enidp-perf: %.1f cycles/packet per worker" % summary["enidp_cycles_per_packet"])
+print("  %-16s %9s  %s" % ("", "Mpps", "(median of steady seconds)"))
+noisy = []
+for name, mpps, spread, extra in rows:
+    print("  %-16s %9.3f  %s" % (name, mpps, extra))
+    if spread > 0.15:
+        noisy.append("%s (%.0f%%)" % (name, spread * 100))
+if run_enidp == "1":
+    cpp = summary.get("enidp_cycles_per_packet")
+    if cpp:
+        print("  %-16s %9s  %.1f cycles/packet per worker" % ("", "", cpp))
+    drops = {k: v for k, v in summary["enidp_drops"].items() if v}
+    if drops:
+        print("  enidp-perf drops: " + ", ".join(f"{k}={v}" for k, v in sorted(drops.items())))
+else:
+    print("  %-16s %9s  %s" % ("enidp-perf", "-", note))
+if noisy:
+    print("  warning: per-second samples spread widely for " + ", ".join(noisy) +
+          "; is something else using the CPUs? Re-run on an idle machine.")
+    summary["noisy"] = noisy
 if json_out:
     with open(json_out, "w") as f:
         json.dump(summary, f, indent=2)

@@ -210,6 +210,7 @@ class Topology:
         proc = self.pod_procs.pop(name, None)
         if proc is None:
             return
+        proc.stdin.close()
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=10)

@@ -101,6 +101,10 @@ std::vector<std::string> unreloadable_changes(const config::Config& a, const con
         a.mempool.data_room != b.mempool.data_room)
         out.emplace_back("mempool");
     if (a.gateway_mac != b.gateway_mac) out.emplace_back("gateway_mac");
+    if (a.node_name != b.node_name) out.emplace_back("node_name");
+    if (a.idle.enabled != b.idle.enabled || a.idle.after_us != b.idle.after_us || a.idle.sleep_us != b.idle.sleep_us)
+        out.emplace_back("idle_backoff");
+    if (a.stats_interval_ms != b.stats_interval_ms || a.stats_file != b.stats_file) out.emplace_back("stats");
     bool same_enis = a.enis.size() == b.enis.size();
     for (size_t i = 0; same_enis && i < a.enis.size(); i++) {
         const auto &x = a.enis[i], &y = b.enis[i];

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <ostream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
