@@ -24,7 +24,8 @@ public:
     explicit Reader(std::string source) : source_(std::move(source)) {}
 
     [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
-        throw Bad{source_ + ":" + std::to_string(n.Mark().line + 1) + ": " + what};
+        const int line = n.Mark().line;  // -1 for a node with no position (an empty file)
+        throw Bad{source_ + (line >= 0 ? ":" + std::to_string(line + 1) : std::string()) + ": " + what};
     }
     void only_keys(const YAML::Node& n, const std::string& where, std::initializer_list<const char*> keys) const {
         if (!n.IsMap()) fail(n, where + " must be a mapping");

@@ -30,6 +30,12 @@ namespace {
 
 std::string errno_text(int err) { return rte_strerror(err < 0 ? -err : err); }
 
+// rte_dev_probe says -EFAULT when no driver matches the name: say that instead.
+std::string probe_error(int rc) {
+    if (rc == -EFAULT) return "no such driver or malformed device arguments";
+    return errno_text(rc);
+}
+
 std::string device_name(const std::string& devargs) { return devargs.substr(0, devargs.find(',')); }
 
 // Finds the ethdev a probe of `devargs` created (vdev names and PCI addresses alike).
@@ -193,7 +199,7 @@ Status Dataplane::add_eni(const EniSpec& e) {
             return Status::error("ENI " + e.name + ": no port " + std::to_string(st->port));
     } else {
         const int rc = rte_dev_probe(e.device.c_str());
-        if (rc != 0) return Status::error("failed to probe ENI " + e.name + " device \"" + e.device + "\": " + errno_text(rc));
+        if (rc != 0) return Status::error("failed to probe ENI " + e.name + " device \"" + e.device + "\": " + probe_error(rc));
         st->probed = true;
         if (!find_port(e.device, st->port))
             return Status::error("ENI " + e.name + ": device \"" + e.device + "\" created no ethdev port");
@@ -243,16 +249,22 @@ Status Dataplane::add_pod(const PodSpec& p) {
             ps.devname = "net_tap_pod" + seq;
             devargs = ps.devname + ",iface=" + p.socket;
             break;
-        case PodPort::kExisting:
-            if (!p.existing_port) return Status::error("pod " + p.key + ": no port given");
+        case PodPort::kExisting: {
+            if (!p.existing_port || !rte_eth_dev_is_valid_port(*p.existing_port))
+                return Status::error("pod " + p.key + ": no port " +
+                                     (p.existing_port ? std::to_string(*p.existing_port) : std::string("given")));
             ps.port = *p.existing_port;
+            char name[RTE_ETH_NAME_MAX_LEN] = {};
+            rte_eth_dev_get_name_by_port(ps.port, name);
+            ps.devname = name;
             break;
+        }
     }
     if (!devargs.empty()) {
         const int rc = rte_dev_probe(devargs.c_str());
         if (rc != 0)
             return Status::error("failed to create " + std::string(to_string(p.kind)) + " port for pod " + p.key +
-                                 " (" + devargs + "): " + errno_text(rc));
+                                 " (" + devargs + "): " + probe_error(rc));
         if (!find_port(devargs, ps.port)) {
             rte_eal_hotplug_remove("vdev", ps.devname.c_str());
             return Status::error("failed to create port for pod " + p.key + ": probe created no ethdev");

@@ -117,7 +117,7 @@ std::optional<L3View> locate_ip(std::span<const uint8_t> f) {
     v.l3_off = off;
     if (et == kEtherTypeIpv4) {
         if (f.size() < off + kIpv4HdrLen || (f[off] >> 4) != 4) return std::nullopt;
-        const size_t ihl = (f[off] & 0x0fu) * 4u;
+        const size_t ihl = static_cast<size_t>(f[off] & 0x0f) * 4;
         const size_t total = load16(&f[off + 2]);
         if (ihl < kIpv4HdrLen || total < ihl || f.size() < off + total) return std::nullopt;
         v.l4_off = off + ihl;
@@ -154,8 +154,8 @@ std::optional<MacAddr> mac_from_string(std::string_view s) {
 
 std::string to_string(const MacAddr& mac) {
     char buf[18];
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac.b[0], mac.b[1], mac.b[2], mac.b[3],
-                  mac.b[4], mac.b[5]);
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac.b[0], mac.b[1], mac.b[2], mac.b[3], mac.b[4],
+                  mac.b[5]);
     return buf;
 }
 
@@ -363,8 +363,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
     const size_t l3_off = kEthHdrLen + kVlanHdrLen * vlans_.size();
     const size_t headers = l3_off + l3_hdr + l4_hdr;
     std::vector<uint8_t> body = payload_;
-    if (frame_size_ > headers + body.size())
-        body.resize(frame_size_ - headers, l3_ == L3::kArp ? uint8_t{0} : fill_);
+    if (frame_size_ > headers + body.size()) body.resize(frame_size_ - headers, l3_ == L3::kArp ? uint8_t{0} : fill_);
     const size_t l4_len = l4_hdr + body.size();
 
     std::vector<uint8_t> f;
@@ -476,8 +475,8 @@ bool verify_l4_checksum(std::span<const uint8_t> frame) {
     switch (v->proto) {
         case kProtoSctp: {
             std::vector<uint8_t> copy(seg.begin(), seg.end());
-            const uint32_t stored = uint32_t{copy[8]} | uint32_t{copy[9]} << 8 | uint32_t{copy[10]} << 16 |
-                                    uint32_t{copy[11]} << 24;
+            const uint32_t stored =
+                uint32_t{copy[8]} | uint32_t{copy[9]} << 8 | uint32_t{copy[10]} << 16 | uint32_t{copy[11]} << 24;
             std::fill_n(copy.begin() + 8, 4, uint8_t{0});
             return crc32c(copy) == stored;
         }
@@ -486,8 +485,7 @@ bool verify_l4_checksum(std::span<const uint8_t> frame) {
             if (!v->v6 && load16(l4 + 6) == 0) return true;
             [[fallthrough]];
         default: {
-            const uint32_t pseudo =
-                v->v6 ? pseudo_v6(ip, v->proto, v->l4_len) : pseudo_v4(ip, v->proto, v->l4_len);
+            const uint32_t pseudo = v->v6 ? pseudo_v6(ip, v->proto, v->l4_len) : pseudo_v4(ip, v->proto, v->l4_len);
             return internet_checksum(seg, pseudo) == 0;
         }
     }

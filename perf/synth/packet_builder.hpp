@@ -94,8 +94,7 @@ public:
     PacketBuilder& ipv6(const Ipv6Addr& src, const Ipv6Addr& dst, uint8_t hop_limit = 64);
 
     PacketBuilder& udp(uint16_t sport, uint16_t dport);
-    PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kTcpSyn, uint32_t seq = 1,
-                       uint32_t ack = 0);
+    PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kTcpSyn, uint32_t seq = 1, uint32_t ack = 0);
     // SCTP common header only (verification tag 0); chunks, if any, go in the payload.
     PacketBuilder& sctp(uint16_t sport, uint16_t dport);
     // ICMP echo over IPv4, ICMPv6 echo (128/129) over IPv6.
@@ -117,10 +116,10 @@ public:
     PacketBuilder& frame_size(size_t total_bytes);
 
     // --- corruption knobs, applied after lengths are known and before checksums ---
-    PacketBuilder& bad_version(uint8_t version);        // IPv4 version nibble
-    PacketBuilder& bad_ihl(uint8_t ihl);                // IPv4 IHL nibble (header stays as built)
-    PacketBuilder& bad_total_length(uint16_t length);   // IPv4 total length / IPv6 payload length
-    PacketBuilder& tcp_data_offset(uint8_t words);      // TCP data-offset nibble
+    PacketBuilder& bad_version(uint8_t version);       // IPv4 version nibble
+    PacketBuilder& bad_ihl(uint8_t ihl);               // IPv4 IHL nibble (header stays as built)
+    PacketBuilder& bad_total_length(uint16_t length);  // IPv4 total length / IPv6 payload length
+    PacketBuilder& tcp_data_offset(uint8_t words);     // TCP data-offset nibble
     PacketBuilder& bad_udp_length(uint16_t length);
     // Flip the computed checksum so it is valid-looking but wrong.
     PacketBuilder& bad_ip_checksum();

@@ -25,8 +25,8 @@ std::string validate(const GenSpec& s) {
     if (s.proto != "udp" && s.proto != "tcp" && s.proto != "icmp")
         return "proto must be udp, tcp or icmp, not '" + s.proto + "'";
     if (s.frame_size < kMinWireFrame || s.frame_size > kMaxWireFrame)
-        return "frame size " + std::to_string(s.frame_size) + " is outside " + std::to_string(kMinWireFrame) +
-               ".." + std::to_string(kMaxWireFrame) + " (bytes on the wire, FCS included)";
+        return "frame size " + std::to_string(s.frame_size) + " is outside " + std::to_string(kMinWireFrame) + ".." +
+               std::to_string(kMaxWireFrame) + " (bytes on the wire, FCS included)";
     if (s.dst_count == 0) return "dst-count must be at least 1";
     if (s.flows == 0) return "flows must be at least 1";
     if (uint64_t{s.dst_base} + s.dst_count - 1 > 0xffffffffu) return "dst-base + dst-count overflows IPv4";
@@ -44,12 +44,9 @@ std::vector<uint8_t> build_frame(const GenSpec& s, uint32_t k) {
     const auto sport = static_cast<uint16_t>(s.sport_base + flow / s.dst_count);
     PacketBuilder b;
     b.eth(s.src_mac, s.dst_mac).ipv4(s.src_ip, dst).frame_size(s.frame_size - kFcsLen);
-    if (s.proto == "tcp")
-        b.tcp(sport, s.dport, k < s.flows ? kTcpSyn : kTcpAck, 1, k < s.flows ? 0 : 1);
-    else if (s.proto == "icmp")
-        b.icmp_echo(true, sport, 1);
-    else
-        b.udp(sport, s.dport);
+    if (s.proto == "tcp") b.tcp(sport, s.dport, k < s.flows ? kTcpSyn : kTcpAck, 1, k < s.flows ? 0 : 1);
+    else if (s.proto == "icmp") b.icmp_echo(true, sport, 1);
+    else b.udp(sport, s.dport);
     return b.build();
 }
 

@@ -19,17 +19,17 @@ namespace enidp::synth {
 
 struct GenSpec {
     MacAddr src_mac, dst_mac;
-    uint32_t src_ip = 0;          // the sender (e.g. a pod), host order
-    uint32_t dst_base = 0;        // destinations dst_base .. dst_base + dst_count - 1
+    uint32_t src_ip = 0;    // the sender (e.g. a pod), host order
+    uint32_t dst_base = 0;  // destinations dst_base .. dst_base + dst_count - 1
     uint32_t dst_count = 1;
-    uint32_t flows = 16384;       // distinct 5-tuples
-    std::string proto = "udp";    // udp | tcp | icmp
+    uint32_t flows = 16384;     // distinct 5-tuples
+    std::string proto = "udp";  // udp | tcp | icmp
     uint16_t sport_base = 10000;
     uint16_t dport = 80;
     // Size on the wire INCLUDING the 4-byte FCS, as NIC datasheets and RFC 2544 count it;
     // the pcap holds frame_size - 4 bytes per packet (the FCS is not captured).
     size_t frame_size = 64;
-    uint32_t packets = 0;         // 0 = one packet per flow
+    uint32_t packets = 0;  // 0 = one packet per flow
 };
 
 // Smallest wire size (with FCS) the spec's headers fit in: 64 for every protocol here.

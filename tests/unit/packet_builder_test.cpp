@@ -1,5 +1,6 @@
 // Unit tests for the traffic synthesiser: exact layouts for hand-checked packets, checksum
 // coverage, padding, tags, ARP, corruption knobs and the pcap writer.
+#include <unistd.h>
 #include <pcap/pcap.h>
 
 #include <cstdio>
@@ -31,8 +32,8 @@ TEST(SynthParse, MacAddresses) {
     EXPECT_EQ(m->b, (std::array<uint8_t, 6>{0x02, 0x00, 0x0a, 0xbc, 0x00, 0x10}));
     EXPECT_EQ(to_string(*m), "02:00:0a:bc:00:10");
     EXPECT_TRUE(mac_from_string("02-00-00-00-00-10"));
-    for (const char* bad : {"", "02:00:00:00:00", "02:00:00:00:00:1g", "02:00:00:00:00:100", "0200.0000.0010",
-                            "+2:00:00:00:00:10"})
+    for (const char* bad :
+         {"", "02:00:00:00:00", "02:00:00:00:00:1g", "02:00:00:00:00:100", "0200.0000.0010", "+2:00:00:00:00:10"})
         EXPECT_FALSE(mac_from_string(bad)) << bad;
 }
 
@@ -48,6 +49,7 @@ TEST(SynthParse, Ipv4Addresses) {
 TEST(SynthBuild, UdpExactBytes) {
     const Bytes payload{1, 2, 3, 4};
     const Bytes f = PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).udp(1000, 2000).payload(payload).build();
+    // clang-format off
     const Bytes want{
         0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,  // dst, src, IPv4
         0x45, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00,              // v4 ihl5, len 32, id 0, no frag
@@ -55,6 +57,7 @@ TEST(SynthBuild, UdpExactBytes) {
         0x0a, 0, 0, 0x01, 0x0a, 0, 0, 0x02,                          // 10.0.0.1 -> 10.0.0.2
         0x03, 0xe8, 0x07, 0xd0, 0x00, 0x0c, 0xdc, 0x15,              // 1000 -> 2000, len 12, ~0x23ea
         1, 2, 3, 4};
+    // clang-format on
     EXPECT_EQ(f, want);
     EXPECT_TRUE(verify_ipv4_checksum(f));
     EXPECT_TRUE(verify_l4_checksum(f));
@@ -64,6 +67,7 @@ TEST(SynthBuild, IcmpEchoExactBytes) {
     const Bytes payload{'a', 'b', 'c', 'd'};
     const Bytes f =
         PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).icmp_echo(true, 0x1234, 1).payload(payload).build();
+    // clang-format off
     const Bytes want{
         0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,
         0x45, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00,
@@ -71,6 +75,7 @@ TEST(SynthBuild, IcmpEchoExactBytes) {
         0x0a, 0, 0, 0x01, 0x0a, 0, 0, 0x02,
         0x08, 0x00, 0x21, 0x04, 0x12, 0x34, 0x00, 0x01,  // echo request, ~0xdefb, id, seq
         'a', 'b', 'c', 'd'};
+    // clang-format on
     EXPECT_EQ(f, want);
     const Bytes reply = PacketBuilder().eth(kMacB, kMacA).ipv4(kIpB, kIpA).icmp_echo(false, 0x1234, 1).build();
     EXPECT_EQ(reply[34], 0);  // echo reply type
@@ -84,7 +89,12 @@ TEST(SynthChecksum, EveryL4Verifies) {
     for (size_t len : {0u, 1u, 7u, 100u, 1401u}) {
         SCOPED_TRACE(len);
         std::vector<Bytes> frames{
-            PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).tcp(1234, 80, kTcpAck | kTcpPsh, 7, 9).payload(len).build(),
+            PacketBuilder()
+                .eth(kMacA, kMacB)
+                .ipv4(kIpA, kIpB)
+                .tcp(1234, 80, kTcpAck | kTcpPsh, 7, 9)
+                .payload(len)
+                .build(),
             PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).udp(1234, 53).payload(len, 0xff).build(),
             PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).icmp_echo(true, 1, 2).payload(len).build(),
             PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).sctp(5, 6).payload(len).build(),
@@ -139,7 +149,8 @@ TEST(SynthBuild, FrameSizePadsPayload) {
         EXPECT_TRUE(verify_ipv4_checksum(f));
         EXPECT_TRUE(verify_l4_checksum(f));
     }
-    const Bytes udp = PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).udp(1, 2).payload(2, 0x11).frame_size(1514).build();
+    const Bytes udp =
+        PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).udp(1, 2).payload(2, 0x11).frame_size(1514).build();
     ASSERT_EQ(udp.size(), 1514u);
     EXPECT_EQ(be16(udp, 38), 1514 - 34);  // UDP length
     EXPECT_EQ(udp[42], 0x11);
@@ -160,7 +171,8 @@ TEST(SynthBuild, VlanShiftsL3) {
     EXPECT_TRUE(verify_ipv4_checksum(f));
     EXPECT_TRUE(verify_l4_checksum(f));
 
-    const Bytes qinq = PacketBuilder().eth(kMacA, kMacB).vlan(10, kEtherTypeQinq).vlan(20).ipv4(kIpA, kIpB).udp(1, 2).build();
+    const Bytes qinq =
+        PacketBuilder().eth(kMacA, kMacB).vlan(10, kEtherTypeQinq).vlan(20).ipv4(kIpA, kIpB).udp(1, 2).build();
     EXPECT_EQ(be16(qinq, 12), kEtherTypeQinq);
     EXPECT_EQ(be16(qinq, 16), kEtherTypeVlan);
     EXPECT_EQ(be16(qinq, 18), 20);
@@ -199,7 +211,8 @@ TEST(SynthBuild, Ipv4OptionsAndFragments) {
 
     const Bytes first = PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).fragment(true, 0).udp(1, 2).build();
     EXPECT_EQ(be16(first, 20), 0x2000);
-    const Bytes later = PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).ip_id(7).fragment(false, 185).payload(8).build();
+    const Bytes later =
+        PacketBuilder().eth(kMacA, kMacB).ipv4(kIpA, kIpB).ip_id(7).fragment(false, 185).payload(8).build();
     EXPECT_EQ(be16(later, 18), 7);
     EXPECT_EQ(be16(later, 20), 185);
     EXPECT_EQ(later.size(), 14u + 20u + 8u) << "no L4 header without an L4 call";
@@ -244,7 +257,8 @@ TEST(SynthBuild, CorruptionKnobs) {
 class PcapGenTest : public ::testing::Test {
 protected:
     void TearDown() override { std::remove(path_.c_str()); }
-    std::string path_ = ::testing::TempDir() + "enidp_synth_test.pcap";
+    // The pid keeps concurrent runs (release and sanitizer builds, two checkouts) apart.
+    std::string path_ = ::testing::TempDir() + "enidp_synth_test_" + std::to_string(getpid()) + ".pcap";
 };
 
 TEST_F(PcapGenTest, RoundTripDistinctFlows) {
@@ -324,12 +338,18 @@ TEST_F(PcapGenTest, RejectsBadSpecs) {
     EXPECT_NE(write_pcap(GenSpec{}, "/nonexistent-dir/x.pcap"), "");
 }
 
-TEST_F(PcapGenTest, CliWritesAndRejects) {
-    std::vector<std::string> good{"gen", "--out", path_, "--dst", "10.9.0.0", "--dst-count", "16", "--flows", "32",
-                                  "--proto", "tcp", "--size", "64", "--packets", "64"};
+// gen_main as `enidp-perf gen` calls it: argv[0] is the subcommand.
+int run_gen(std::vector<std::string> args) {
     std::vector<char*> argv;
-    for (auto& s : good) argv.push_back(s.data());
-    EXPECT_EQ(gen_main(static_cast<int>(argv.size()), argv.data()), 0);
+    argv.reserve(args.size());
+    for (auto& a : args) argv.push_back(a.data());
+    return gen_main(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST_F(PcapGenTest, CliWritesAndRejects) {
+    EXPECT_EQ(run_gen({"gen", "--out", path_, "--dst", "10.9.0.0", "--dst-count", "16", "--flows", "32", "--proto",
+                       "tcp", "--size", "64", "--packets", "64"}),
+              0);
     char err[PCAP_ERRBUF_SIZE];
     pcap_t* p = pcap_open_offline(path_.c_str(), err);
     ASSERT_NE(p, nullptr) << err;
@@ -340,13 +360,10 @@ TEST_F(PcapGenTest, CliWritesAndRejects) {
     pcap_close(p);
     EXPECT_EQ(n, 64);
 
-    for (auto bad : {std::vector<std::string>{"gen", "--out", path_, "--src-ip", "10.0.0"},
-                     std::vector<std::string>{"gen", "--out", path_, "--proto", "gre"},
-                     std::vector<std::string>{"gen", "--flows", "3"}}) {
-        std::vector<char*> av;
-        for (auto& s : bad) av.push_back(s.data());
-        EXPECT_EQ(gen_main(static_cast<int>(av.size()), av.data()), 2);
-    }
+    EXPECT_EQ(run_gen({"gen", "--out", path_, "--src-ip", "10.0.0"}), 2);
+    EXPECT_EQ(run_gen({"gen", "--out", path_, "--proto", "gre"}), 2);
+    EXPECT_EQ(run_gen({"gen", "--out", path_, "--flows", "70000"}), 2) << "source ports would overflow";
+    EXPECT_EQ(run_gen({"gen", "--flows", "3"}), 2) << "--out is required";
 }
 
 }  // namespace
