@@ -164,7 +164,9 @@ int run(int argc, char** argv) {
     j["duration_s"] = tx_pps_samples.size();
     j["workers"] = sc.runtime.workers;
     j["mpps"] = pps / 1e6;
-    j["mpps_samples"] = tx_pps_samples;
+    std::vector<double> mpps_samples;
+    for (double pps_s : tx_pps_samples) mpps_samples.push_back(pps_s / 1e6);
+    j["mpps_samples"] = mpps_samples;
     j["tsc_hz"] = rte_get_tsc_hz();
     j["cycles_per_packet"] = pps > 0 ? static_cast<double>(rte_get_tsc_hz()) * sc.runtime.workers / pps : 0.0;
     j["busy_cycles_per_packet"] = rx_packets ? static_cast<double>(busy_cycles) / static_cast<double>(rx_packets) : 0.0;

@@ -1,8 +1,8 @@
 // Daemon configuration: the typed form of enidp.yaml.
 //
 // Runs on the control thread only (parsing allocates and throws internally; the public
-// entry points return a result instead). Nothing here is included by fast-path code: the
-// runtime turns a Config into dataplane tables (dataplane/runtime/tables_builder).
+// entry points return a result instead). Nothing here is included by fast-path code:
+// control/daemon/specs.cpp turns a Config into the dataplane runtime's specs.
 #pragma once
 
 #include <array>

@@ -1,7 +1,7 @@
 // The read-mostly tables workers forward by, and the few cells workers may write.
 //
 // Snapshot: immutable once published. Built by the control thread
-// (dataplane/runtime/tables_builder), read by workers between two RCU quiescent reports,
+// (Dataplane::build in dataplane/runtime/dataplane.cpp), read by workers between two RCU quiescent reports,
 // freed by the publisher after a grace period. Workers never write to it.
 //
 // NeighborCell: the only shared state a worker writes here (a VPC gateway MAC learned

@@ -8,7 +8,7 @@
 namespace enidp::perf {
 namespace {
 
-const char* kValid = R"(workers: 1
+constexpr const char* kValid = R"(workers: 1
 burst: 32
 gateway_mac: "02:00:00:00:00:01"
 enis:
