@@ -44,6 +44,30 @@ inline void set_macs(uint8_t* data, const rte_ether_addr& src, const rte_ether_a
 
 inline constexpr int kPrefetchAhead = 4;
 
+inline void prefetch_first(rte_mbuf** pkts, uint16_t n) {
+    for (uint16_t i = 0; i < kPrefetchAhead && i < n; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+}
+inline void prefetch_ahead(rte_mbuf** pkts, uint16_t i, uint16_t n) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+}
+
+// Parses `m`; a malformed or 802.1Q-tagged frame is dropped (counted) and nullptr
+// returned. Neither ENIs nor pod ports carry tags yet (trunk ENIs would).
+template <class Sink>
+inline uint8_t* parse_untagged(rte_mbuf* m, ParsedPacket& p, Sink& sink) {
+    uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
+    const ParseResult r = parse_packet(data, rte_pktmbuf_data_len(m), p);
+    if (!r.ok) [[unlikely]] {
+        sink.drop(m, r.drop);
+        return nullptr;
+    }
+    if (p.has_vlan) [[unlikely]] {
+        sink.drop(m, Drop::kVlanUnexpected);
+        return nullptr;
+    }
+    return data;
+}
+
 }  // namespace detail
 
 // Pod egress: everything a pod sends.
@@ -56,21 +80,13 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
     WorkerStats& st = sink.stats();
     uint16_t to_eni = 0;
 
-    for (uint16_t i = 0; i < detail::kPrefetchAhead && i < n; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    detail::prefetch_first(pkts, n);
     for (uint16_t i = 0; i < n; i++) {
-        if (i + detail::kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + detail::kPrefetchAhead], void*));
+        detail::prefetch_ahead(pkts, i, n);
         rte_mbuf* m = pkts[i];
-        uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
         ParsedPacket p;
-        const ParseResult r = parse_packet(data, rte_pktmbuf_data_len(m), p);
-        if (!r.ok) {
-            sink.drop(m, r.drop);
-            continue;
-        }
-        if (p.has_vlan) {
-            sink.drop(m, Drop::kVlanUnexpected);
-            continue;
-        }
+        uint8_t* data = detail::parse_untagged(m, p, sink);
+        if (data == nullptr) continue;
         const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
         if (!rte_is_same_ether_addr(&eth->src_addr, &pod.mac)) {
             sink.drop(m, Drop::kSpoofedMac);
@@ -149,21 +165,13 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
     WorkerStats& st = sink.stats();
     uint16_t to_pod = 0;
 
-    for (uint16_t i = 0; i < detail::kPrefetchAhead && i < n; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    detail::prefetch_first(pkts, n);
     for (uint16_t i = 0; i < n; i++) {
-        if (i + detail::kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + detail::kPrefetchAhead], void*));
+        detail::prefetch_ahead(pkts, i, n);
         rte_mbuf* m = pkts[i];
-        uint8_t* data = rte_pktmbuf_mtod(m, uint8_t*);
         ParsedPacket p;
-        const ParseResult r = parse_packet(data, rte_pktmbuf_data_len(m), p);
-        if (!r.ok) {
-            sink.drop(m, r.drop);
-            continue;
-        }
-        if (p.has_vlan) {
-            sink.drop(m, Drop::kVlanUnexpected);
-            continue;
-        }
+        uint8_t* data = detail::parse_untagged(m, p, sink);
+        if (data == nullptr) continue;
         const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
         if (!rte_is_multicast_ether_addr(&eth->dst_addr) && !rte_is_same_ether_addr(&eth->dst_addr, &eni.mac)) {
             sink.drop(m, Drop::kL2NotForUs);
