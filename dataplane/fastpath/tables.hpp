@@ -85,6 +85,12 @@ struct RxQueue {
     uint16_t queue;
 };
 
+// A handoff ring and the port its packets are for.
+struct Handoff {
+    rte_ring* ring;
+    uint16_t port;
+};
+
 // Open-addressing IPv4 → index map, immutable after build. Power-of-two sized, at most
 // half full, so a miss ends at an empty slot after a probe or two.
 class Ipv4Map {
@@ -119,8 +125,7 @@ struct Snapshot {
     uint16_t workers = 0;
     std::array<std::vector<RxQueue>, kMaxWorkers> rx;          // what each worker polls
     std::array<std::array<TxTarget, kMaxWorkers>, kMaxPorts> tx{};  // [port][worker]
-    std::array<std::vector<rte_ring*>, kMaxWorkers> handoff_in;  // rings each worker drains
-    std::array<std::vector<uint16_t>, kMaxWorkers> handoff_port; // ... and the port each one feeds
+    std::array<std::vector<Handoff>, kMaxWorkers> handoff_in;    // rings each worker drains
 };
 
 inline void Ipv4Map::build(const std::vector<std::pair<uint32_t, uint32_t>>& items) {

@@ -17,11 +17,9 @@ uint16_t Worker::poll_once(const Snapshot& snap) {
         total = static_cast<uint16_t>(total + n);
     }
     // Packets other workers (or the control thread) queued for ports whose TX queue we own.
-    const auto& rings = snap.handoff_in[id_];
-    for (size_t i = 0; i < rings.size(); i++) {
-        const unsigned n = rte_ring_sc_dequeue_burst(rings[i], reinterpret_cast<void**>(pkts), burst_, nullptr);
-        const uint16_t port = snap.handoff_port[id_][i];
-        for (unsigned j = 0; j < n; j++) sink_.to_port(port, pkts[j]);
+    for (const Handoff& h : snap.handoff_in[id_]) {
+        const unsigned n = rte_ring_sc_dequeue_burst(h.ring, reinterpret_cast<void**>(pkts), burst_, nullptr);
+        for (unsigned j = 0; j < n; j++) sink_.to_port(h.port, pkts[j]);
         total = static_cast<uint16_t>(total + n);
     }
     sink_.flush();

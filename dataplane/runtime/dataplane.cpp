@@ -58,15 +58,21 @@ void prepare_server_socket(const std::string& path) {
     ::unlink(path.c_str());
 }
 
+// The kernel interface behind a net_tap device string, "" for any other device.
+std::string tap_iface(const std::string& devargs) {
+    if (devargs.rfind("net_tap", 0) != 0) return {};
+    const auto at = devargs.find("iface=");
+    if (at == std::string::npos) return {};
+    return devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+}
+
 // DPDK 22.11's tap PMD reads link state by ioctl on the interface name in our netns; once
 // the interface is moved into a pod's (or the VPC's) netns that name is gone and the PMD
-// reports "down" although the fd datapath works. Treat such a tap as up.
-bool tap_moved_away(const std::string& devargs) {
-    if (devargs.rfind("net_tap", 0) != 0) return false;
-    const auto at = devargs.find("iface=");
-    if (at == std::string::npos) return false;
-    const std::string iface = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
-    return if_nametoindex(iface.c_str()) == 0;
+// reports "down" although the fd datapath works. Such a tap counts as up.
+bool link_up(uint16_t port, const std::string& tap) {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP) return true;
+    return !tap.empty() && if_nametoindex(tap.c_str()) == 0;
 }
 
 int worker_main(void* arg) {
@@ -193,6 +199,7 @@ Status Dataplane::add_eni(const EniSpec& e) {
         if (x->spec.name == e.name) return Status::error("ENI " + e.name + " already exists");
     auto st = std::make_unique<EniState>();
     st->spec = e;
+    st->tap = tap_iface(e.device);
     if (e.existing_port) {
         st->port = *e.existing_port;
         if (!rte_eth_dev_is_valid_port(st->port))
@@ -248,6 +255,7 @@ Status Dataplane::add_pod(const PodSpec& p) {
         case PodPort::kTap:
             ps.devname = "net_tap_pod" + seq;
             devargs = ps.devname + ",iface=" + p.socket;
+            ps.tap = p.socket;
             break;
         case PodPort::kExisting: {
             if (!p.existing_port || !rte_eth_dev_is_valid_port(*p.existing_port))
@@ -280,8 +288,7 @@ Status Dataplane::add_pod(const PodSpec& p) {
         release_port(ps.port, ps.devname, !devargs.empty());
         return Status::error("failed to set up port for pod " + p.key + ": " + s.message);
     }
-    rte_eth_link link{};
-    if (rte_eth_link_get_nowait(ps.port, &link) == 0) ps.link_up = link.link_status == RTE_ETH_LINK_UP;
+    ps.link_up = link_up(ps.port, ps.tap);
     DP_LOG(INFO, "pod %s: %s port %u (%s), link %s", p.key.c_str(), to_string(p.kind), ps.port, ps.devname.c_str(),
            ps.link_up ? "up" : "down");
     pods_.emplace(p.key, std::move(ps));
@@ -368,8 +375,7 @@ std::unique_ptr<Snapshot> Dataplane::build() const {
             else if (w == r.owner) s->tx[port][w] = TxTarget{0, nullptr};
             else s->tx[port][w] = TxTarget{0, r.handoff};
         }
-        s->handoff_in[r.owner].push_back(r.handoff);
-        s->handoff_port[r.owner].push_back(port);
+        s->handoff_in[r.owner].push_back(Handoff{r.handoff, port});
     }
     return s;
 }
@@ -420,10 +426,7 @@ void Dataplane::send_arp_request(EniState& e) {
 void Dataplane::tick() {
     bool changed = false;
     for (auto& [key, p] : pods_) {
-        rte_eth_link link{};
-        if (rte_eth_link_get_nowait(p.port, &link) != 0) continue;
-        const bool up = link.link_status == RTE_ETH_LINK_UP ||
-                        (p.spec.kind == PodPort::kTap && tap_moved_away("net_tap,iface=" + p.spec.socket));
+        const bool up = link_up(p.port, p.tap);
         if (up != p.link_up) {
             DP_LOG(INFO, "pod %s: port %u link %s", key.c_str(), p.port, up ? "up" : "down");
             p.link_up = up;
@@ -432,9 +435,7 @@ void Dataplane::tick() {
     }
     const uint64_t now = rte_rdtsc();
     for (auto& e : enis_) {
-        rte_eth_link link{};
-        if (rte_eth_link_get_nowait(e->port, &link) == 0)
-            e->link_up = link.link_status == RTE_ETH_LINK_UP || tap_moved_away(e->spec.device);
+        e->link_up = link_up(e->port, e->tap);
         if (!e->gateway->valid() && workers_running_ && now - e->last_arp_tsc > rte_get_tsc_hz()) {
             e->last_arp_tsc = now;
             send_arp_request(*e);

@@ -102,6 +102,7 @@ private:
         EniSpec spec;
         uint16_t port = 0;
         bool probed = false;       // we probed the device, so we detach it
+        std::string tap;           // kernel interface when the ENI is a net_tap
         std::unique_ptr<NeighborCell> gateway;
         uint64_t last_arp_tsc = 0;
         bool link_up = false;
@@ -111,6 +112,7 @@ private:
         uint16_t port = 0;
         std::string devname;       // for detach
         uint16_t owner = 0;        // worker polling it and owning its TX queue 0
+        std::string tap;           // kernel interface of a tap pod port
         bool link_up = false;
     };
     struct PortRings {

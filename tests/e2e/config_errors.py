@@ -15,10 +15,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+
+import e2e_main
 
 BUILD = os.path.abspath(os.environ.get("ENIDP_BUILD", "build"))
 SOURCE = os.path.abspath(os.environ.get("ENIDP_SOURCE", "."))
@@ -340,16 +341,5 @@ class ConfigErrors(unittest.TestCase):
         self.assertFalse(os.path.exists(self.socket), "memif socket created although startup failed")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("config_errors: needs root (taps, DPDK); skipping", file=sys.stderr)
-        sys.exit(77)
-    if not os.access(ENIDP, os.X_OK):
-        print(f"config_errors: {ENIDP} not built", file=sys.stderr)
-        sys.exit(1)
-    prog = unittest.main(exit=False, verbosity=2)
-    sys.exit(0 if prog.result.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    e2e_main.run("config_errors", ENIDP, "taps, DPDK")

@@ -11,6 +11,8 @@ import sys
 import time
 import unittest
 
+import e2e_main  # this directory
+
 sys.path.insert(0, os.path.join(os.environ.get("ENIDP_SOURCE", "."), "scripts"))
 from enidp_topology import PODS, POD_TAP, ROUTER_MAC, VPC_GW, VPC_HOST, Topology, run  # noqa: E402
 
@@ -153,4 +155,4 @@ class DemoTopology(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    e2e_main.run("demo_topology", os.path.join(BUILD, "control/daemon/enidp"), "netns, taps, DPDK")

@@ -16,9 +16,10 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import unittest
+
+import e2e_main
 
 BUILD = os.path.abspath(os.environ.get("ENIDP_BUILD", "build"))
 SOURCE = os.path.abspath(os.environ.get("ENIDP_SOURCE", "."))
@@ -276,16 +277,5 @@ class PerfRunner(unittest.TestCase):
         self.assertIn(f"cannot read {missing}: No such file or directory", r.stderr)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("perf_runner: needs root (DPDK runtime directory); skipping", file=sys.stderr)
-        sys.exit(77)
-    if not os.access(PERF, os.X_OK):
-        print(f"perf_runner: {PERF} not built", file=sys.stderr)
-        sys.exit(1)
-    prog = unittest.main(exit=False, verbosity=2)
-    sys.exit(0 if prog.result.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    e2e_main.run("perf_runner", PERF, "DPDK runtime directory")
