@@ -1,0 +1,162 @@
+// The immutable Service table workers translate by, and the small mutable per-backend /
+// per-service-port state that outlives table generations.
+//
+// ServiceTable: built on the control thread by lb/builder (build_table), published by one
+// pointer swap inside the dataplane Snapshot, freed after an RCU grace period. Workers only
+// read it. Everything a worker needs for a new flow is here: the frontend lookup
+// (VIP, port, protocol) → service port, the three backend sets of that port (internal,
+// external, cluster), and per set a Maglev table or a weighted wheel.
+//
+// LbState: fixed-capacity arrays indexed by stable ids that the builder assigns
+// (ServicePort::id, Backend::id) and keeps across generations while the object exists.
+// Workers write relaxed atomics here (round-robin cursor, active-connection counts); the
+// control thread writes BackendState::status when endpoints turn terminating or go away.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace enidp::lb {
+
+inline constexpr uint32_t kNone = UINT32_MAX;
+
+enum class FrontendKind : uint8_t { kClusterIp, kNodePort, kExternalIp, kLoadBalancer };
+
+// What a flow gets when its backend set is empty (kube-proxy: REJECT when the Service has
+// no endpoints at all, DROP when a Local policy has no local endpoint).
+enum class EmptyAction : uint8_t { kReject, kDrop };
+
+struct Backend {
+    uint32_t ip = 0;           // network order
+    uint16_t port = 0;         // network order (the resolved targetPort)
+    uint16_t weight = 1;       // weighted algorithm only
+    uint32_t id = kNone;       // stable id (LbState::backends index)
+    bool local = false;        // endpoint on this node
+    bool serving_terminating = false;  // picked only because no endpoint was ready
+};
+
+// A contiguous run of ServiceTable::backends, with its selection tables.
+struct BackendSet {
+    uint32_t first = 0;
+    uint32_t count = 0;
+    uint32_t maglev_off = 0;   // into ServiceTable::maglev (entries are set-relative, < count)
+    uint32_t maglev_size = 0;  // prime; 0 when count <= 1 or the algorithm is not Maglev
+    uint32_t wheel_off = 0;    // into ServiceTable::wheel (weighted)
+    uint32_t wheel_size = 0;
+    EmptyAction empty_action = EmptyAction::kReject;
+};
+
+enum ServicePortFlags : uint8_t {
+    kAffinityClientIp = 1u << 0,
+    kInternalLocal = 1u << 1,   // internalTrafficPolicy: Local
+    kExternalLocal = 1u << 2,   // externalTrafficPolicy: Local
+};
+
+struct ServicePort {
+    uint32_t id = kNone;           // stable id (LbState::ports index, affinity key)
+    uint8_t protocol = 6;          // IPPROTO_*
+    uint8_t algorithm = 0;         // lb::Algorithm
+    uint8_t flags = 0;             // ServicePortFlags
+    uint32_t affinity_timeout_s = 10800;
+    uint16_t health_check_node_port = 0;  // host order; 0 = none
+    BackendSet internal;   // ClusterIP traffic (internalTrafficPolicy)
+    BackendSet external;   // NodePort / LB / externalIP traffic from outside the node
+    BackendSet cluster;    // external frontends reached from a local pod (kube-proxy short-circuit)
+    uint32_t name = 0;     // index into ServiceTable::names ("ns/name:port/proto")
+};
+
+struct Frontend {
+    uint32_t ip = 0;       // network order; 0 for NodePort (any node IP)
+    uint16_t port = 0;     // network order
+    uint8_t protocol = 6;
+    FrontendKind kind = FrontendKind::kClusterIp;
+    uint32_t service_port = kNone;  // index into ServiceTable::ports
+};
+
+// Open-addressing (ip, port, protocol) → frontend index. Power-of-two sized, at most half
+// full; a miss ends at the first empty slot. Immutable after build.
+class FrontendMap {
+public:
+    static uint64_t key(uint32_t ip, uint16_t port, uint8_t proto) {
+        return (uint64_t{ip} << 32) | (uint64_t{port} << 16) | (uint64_t{proto} << 8) | 1u;  // never 0
+    }
+    void build(const std::vector<std::pair<uint64_t, uint32_t>>& items) {
+        uint64_t size = 16;
+        while (size < items.size() * 2) size <<= 1;
+        slots_.assign(size, Slot{0, kNone});
+        mask_ = size - 1;
+        for (const auto& [k, v] : items) {
+            uint64_t i = hash(k) & mask_;
+            while (slots_[i].key != 0 && slots_[i].key != k) i = (i + 1) & mask_;
+            slots_[i] = Slot{k, v};
+        }
+    }
+    uint32_t find(uint64_t k) const {
+        if (mask_ == 0) return kNone;
+        for (uint64_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (s.key == k) return s.value;
+            if (s.key == 0) return kNone;
+        }
+    }
+    const void* slot_address(uint64_t k) const { return mask_ ? &slots_[hash(k) & mask_] : nullptr; }
+    size_t capacity() const { return slots_.size(); }
+
+private:
+    struct Slot {
+        uint64_t key;
+        uint32_t value;
+    };
+    static uint64_t hash(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 29; }
+    std::vector<Slot> slots_;
+    uint64_t mask_ = 0;
+};
+
+struct ServiceTable {
+    uint64_t generation = 0;
+    std::vector<Frontend> frontends;
+    FrontendMap by_vip;          // (ip, port, proto) for ClusterIP / externalIP / LB frontends
+    FrontendMap by_node_port;    // (0, nodePort, proto): matched when dst is one of node_ips
+    std::vector<uint32_t> node_ips;
+    std::vector<ServicePort> ports;
+    std::vector<Backend> backends;
+    std::vector<uint16_t> maglev;   // concatenated Maglev tables, set-relative entries
+    std::vector<uint16_t> wheel;    // concatenated weighted wheels, set-relative entries
+    std::vector<std::string> names; // "ns/name:port/proto" per service port, for dumps/trace
+
+    bool is_node_ip(uint32_t ip) const {
+        for (uint32_t n : node_ips)
+            if (n == ip) return true;
+        return false;
+    }
+};
+
+// ---- state that outlives generations ----
+
+enum class BackendStatus : uint8_t { kFree = 0, kReady, kServingTerminating, kRemoved };
+
+struct BackendState {
+    std::atomic<uint32_t> active{0};   // live flows (least-connection); workers inc/dec
+    std::atomic<uint8_t> status{0};    // BackendStatus; written by the control thread
+};
+
+struct ServicePortState {
+    alignas(64) std::atomic<uint32_t> rr{0};  // round-robin cursor
+};
+
+struct LbState {
+    LbState(uint32_t max_ports, uint32_t max_backends)
+        : ports(std::make_unique<ServicePortState[]>(max_ports)),
+          backends(std::make_unique<BackendState[]>(max_backends)),
+          port_capacity(max_ports),
+          backend_capacity(max_backends) {}
+    std::unique_ptr<ServicePortState[]> ports;
+    std::unique_ptr<BackendState[]> backends;
+    uint32_t port_capacity;
+    uint32_t backend_capacity;
+};
+
+}  // namespace enidp::lb
