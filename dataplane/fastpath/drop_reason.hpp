@@ -34,7 +34,10 @@ namespace enidp::dp {
     _(kPodPortDown, "pod_port_down", "destination pod port has no link")                          \
     _(kNoPort, "no_port", "received on a port that is not (or no longer) in the tables")         \
     _(kHandoffFull, "handoff_full", "ring to the worker owning the TX port was full")            \
-    _(kTxFull, "tx_full", "TX queue did not take the packet")
+    _(kTxFull, "tx_full", "TX queue did not take the packet")                                     \
+    _(kSvcNoEndpoints, "service_no_endpoints", "Service without endpoints; no REJECT could be built") \
+    _(kSvcNoLocalEndpoints, "service_no_local_endpoints", "Local traffic policy and no local endpoint") \
+    _(kCtFull, "conntrack_full", "new Service flow but the conntrack table (or SNAT ports) is full")
 
 enum class Drop : uint8_t {
 #define ENIDP_DROP_ENUM(e, name, help) e,

@@ -4,8 +4,10 @@
 //                                                                  └─► ENI TX (ENI MAC → gateway MAC)
 //   ENI RX ─► parse ─► L2 check ─► [ARP: answer for the pod IP, learn the gateway] ─► pod port TX
 //
-// Later stages (service DNAT, conntrack, policy) slot in between anti-spoof and the
-// output decision of each path; the Sink is where every packet ends.
+// IPv4 TCP/UDP/SCTP/ICMP packets go through the Service stage (lb/fastpath/service_stage.hpp)
+// between the checks and the output decision, in groups of up to 64 so conntrack is looked
+// up in bulk; the stage is skipped while the node has no Service and no tracked flow.
+// Policy (acl/) will slot in at the same place. The Sink is where every packet ends.
 //
 // Who may call: a worker, or a test, holding `snap` for the whole call (between two RCU
 // quiescent reports). Never blocks, allocates, logs or throws.
@@ -15,6 +17,7 @@
 //   void drop(rte_mbuf* m, Drop reason);         // takes ownership, frees, counts
 //   void consumed(rte_mbuf* m);                  // takes ownership, frees (not a drop)
 //   WorkerStats& stats();
+//   lb::LbWorker& lb_worker();                   // per-worker Service-stage scratch
 #pragma once
 
 #include <cstdint>
@@ -27,6 +30,7 @@
 #include "dataplane/fastpath/responder.hpp"
 #include "dataplane/fastpath/stats.hpp"
 #include "dataplane/fastpath/tables.hpp"
+#include "lb/fastpath/service_stage.hpp"
 
 namespace enidp::dp {
 
@@ -70,15 +74,127 @@ inline uint8_t* parse_untagged(rte_mbuf* m, ParsedPacket& p, Sink& sink) {
 
 }  // namespace detail
 
+// The largest burst the Service stage handles at once (rte_hash bulk lookup limit).
+inline constexpr uint16_t kStageBurst = 64;
+
+namespace detail {
+
+// IPv4 packets waiting for the Service stage's bulk conntrack lookup.
+struct Pending {
+    uint16_t n = 0;
+    rte_mbuf* m[kStageBurst];
+    uint8_t* data[kStageBurst];
+    ParsedPacket p[kStageBurst];
+    lb::CtKey keys[kStageBurst];
+    lb::Flow* flows[kStageBurst];
+    lb::CtDir dirs[kStageBurst];
+
+    void lookup(const lb::Conntrack& ct) {
+        const lb::CtKey* kp[kStageBurst];
+        for (uint16_t i = 0; i < n; i++) kp[i] = &keys[i];
+        ct.lookup_bulk(kp, n, flows, dirs);
+    }
+};
+
+// Sends a packet out of the ENI on `port` toward the VPC gateway (or drops it).
+template <class Sink>
+inline void to_eni_port(const Snapshot& snap, uint16_t port, rte_mbuf* m, uint8_t* data, Sink& sink) {
+    const PortEntry& pe = snap.ports[port];
+    if (pe.role != PortRole::kEni) [[unlikely]] {
+        sink.drop(m, Drop::kNoPort);
+        return;
+    }
+    const EniEntry& e = snap.enis[pe.index];
+    rte_ether_addr gw;
+    if (!e.gateway->get(gw)) [[unlikely]] {
+        sink.drop(m, Drop::kGatewayUnresolved);
+        return;
+    }
+    set_macs(data, e.mac, gw);
+    sink.stats().event(Event::kToEni);
+    sink.to_port(port, m);
+}
+
+// Delivers to a pod on this node, if `dst` is one. False when it is not.
+template <class Sink>
+inline bool to_local_pod(const Snapshot& snap, uint32_t dst, rte_mbuf* m, uint8_t* data, Sink& sink, Event ev) {
+    const uint32_t local = snap.pod_by_ip.find(dst);
+    if (local == kNoIndex) return false;
+    const PodEntry& pod = snap.pods[local];
+    if (!pod.link_up) {
+        sink.drop(m, Drop::kPodPortDown);
+        return true;
+    }
+    set_macs(data, snap.gateway_mac, pod.mac);
+    sink.stats().event(ev);
+    sink.to_port(pod.port, m);
+    return true;
+}
+
+// The routing decision for an IPv4 packet a pod sent (after the Service stage).
+template <class Sink>
+inline void route_from_pod(const Snapshot& snap, const PodEntry& pod, uint16_t in_port, rte_mbuf* m, uint8_t* data,
+                           const ParsedPacket& p, uint16_t out_port, Sink& sink) {
+    if (out_port != lb::kNoPort) {  // a reply to external traffic leaves by the ENI it came in on
+        to_eni_port(snap, out_port, m, data, sink);
+        return;
+    }
+    if (to_local_pod(snap, p.dst_ip, m, data, sink, Event::kLocalShortcut)) return;
+    if (pod.eni == kNoIndex) [[unlikely]] {
+        sink.drop(m, Drop::kNoPort);
+        return;
+    }
+    const EniEntry& eni = snap.enis[pod.eni];
+    // The virtual router answers pings itself; anything else for the gateway IP goes to
+    // the real VPC router like any other off-pod traffic.
+    if (p.dst_ip == eni.gateway_ip && p.proto == kProtoIcmp && icmp_type(p) == RTE_IP_ICMP_ECHO_REQUEST) [[unlikely]] {
+        make_icmp_echo_reply(data, p, snap.gateway_mac);
+        sink.stats().event(Event::kIcmpEchoReplied);
+        sink.to_port(in_port, m);
+        return;
+    }
+    to_eni_port(snap, eni.port, m, data, sink);
+}
+
+// Runs the Service stage over the pending packets and routes each with `route`.
+template <class Sink, class Route>
+inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::StageCtx& ctx, Sink& sink,
+                              Route&& route) {
+    if (pend.n == 0) return;
+    pend.lookup(*snap.lb.ct);
+    lb::LbWorker& w = sink.lb_worker();
+    for (uint16_t i = 0; i < pend.n; i++) {
+        rte_mbuf* m = pend.m[i];
+        const lb::Verdict v = lb::process(snap.lb, w, m, pend.data[i], pend.p[i], pend.keys[i], pend.flows[i],
+                                          pend.dirs[i], ctx, sink.stats());
+        switch (v.outcome) {
+            case lb::Outcome::kDrop:
+                sink.drop(m, v.drop);
+                break;
+            case lb::Outcome::kReject:
+                sink.to_port(ctx.in_port, m);
+                break;
+            case lb::Outcome::kPass:
+            case lb::Outcome::kForward:
+                route(m, pend.data[i], pend.p[i], v);
+                break;
+        }
+    }
+    pend.n = 0;
+}
+
+}  // namespace detail
+
 // Pod egress: everything a pod sends.
 template <class Sink>
 inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_t in_port, rte_mbuf** pkts,
                               uint16_t n, Sink& sink) {
-    const EniEntry* eni = pod.eni != kNoIndex ? &snap.enis[pod.eni] : nullptr;
-    rte_ether_addr gw_mac;
-    const bool gw_known = eni != nullptr && eni->gateway->get(gw_mac);
-    WorkerStats& st = sink.stats();
-    uint16_t to_eni = 0;
+    const bool lb_on = snap.lb.active();
+    const lb::StageCtx ctx{lb::Origin::kPod, in_port, 0};
+    auto route = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p, const lb::Verdict& v) {
+        detail::route_from_pod(snap, pod, in_port, m, data, p, v.out_port, sink);
+    };
+    detail::Pending pend;
 
     detail::prefetch_first(pkts, n);
     for (uint16_t i = 0; i < n; i++) {
@@ -101,38 +217,14 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
                 sink.drop(m, Drop::kSpoofedIp);
                 continue;
             }
-            const uint32_t local = snap.pod_by_ip.find(p.dst_ip);
-            if (local != kNoIndex) {
-                const PodEntry& dst = snap.pods[local];
-                if (!dst.link_up) {
-                    sink.drop(m, Drop::kPodPortDown);
-                    continue;
-                }
-                detail::set_macs(data, snap.gateway_mac, dst.mac);
-                st.event(Event::kLocalShortcut);
-                sink.to_port(dst.port, m);
+            if (lb_on && lb::ct_key(data, p, pend.keys[pend.n])) {
+                pend.m[pend.n] = m;
+                pend.data[pend.n] = data;
+                pend.p[pend.n] = p;
+                if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }
-            if (eni == nullptr) [[unlikely]] {
-                sink.drop(m, Drop::kNoPort);
-                continue;
-            }
-            // The virtual router answers pings itself; anything else for the gateway IP
-            // goes to the real VPC router like any other off-pod traffic.
-            if (p.dst_ip == eni->gateway_ip && p.proto == kProtoIcmp && icmp_type(p) == RTE_IP_ICMP_ECHO_REQUEST)
-                [[unlikely]] {
-                make_icmp_echo_reply(data, p, snap.gateway_mac);
-                st.event(Event::kIcmpEchoReplied);
-                sink.to_port(in_port, m);
-                continue;
-            }
-            if (!gw_known) [[unlikely]] {
-                sink.drop(m, Drop::kGatewayUnresolved);
-                continue;
-            }
-            detail::set_macs(data, eni->mac, gw_mac);
-            to_eni++;
-            sink.to_port(eni->port, m);
+            detail::route_from_pod(snap, pod, in_port, m, data, p, lb::kNoPort, sink);
             continue;
         }
         if (p.l3 == L3::kArp) {
@@ -145,7 +237,7 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
             // virtual router. Its own address (duplicate address detection) is not answered.
             if (a.op == RTE_ARP_OP_REQUEST && a.tpa != pod.ip && a.spa == pod.ip) {
                 make_arp_reply(data, p.l3_off, snap.gateway_mac, a.tpa);
-                st.event(Event::kArpReplied);
+                sink.stats().event(Event::kArpReplied);
                 sink.to_port(in_port, m);
             } else {
                 sink.drop(m, Drop::kArpNotForUs);
@@ -154,7 +246,7 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
         }
         sink.drop(m, Drop::kIpv6Unsupported);
     }
-    st.event(Event::kToEni, to_eni);
+    detail::run_service_stage(snap, pend, ctx, sink, route);
 }
 
 // ENI ingress: everything the VPC sends to one ENI.
@@ -162,8 +254,34 @@ template <class Sink>
 inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_t in_port, rte_mbuf** pkts,
                               uint16_t n, Sink& sink) {
     const PodEntry* pod = eni.pod != kNoIndex ? &snap.pods[eni.pod] : nullptr;
-    WorkerStats& st = sink.stats();
-    uint16_t to_pod = 0;
+    const bool lb_on = snap.lb.active();
+    const lb::StageCtx ctx{lb::Origin::kEni, in_port, eni.ip};
+    // Untranslated traffic is for the ENI's pod only.
+    auto to_owner = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p) {
+        if (pod == nullptr || p.dst_ip != pod->ip) {
+            sink.drop(m, Drop::kNotForPod);
+            return;
+        }
+        if (!pod->link_up) {
+            sink.drop(m, Drop::kPodPortDown);
+            return;
+        }
+        detail::set_macs(data, snap.gateway_mac, pod->mac);
+        sink.stats().event(Event::kToPod);
+        sink.to_port(pod->port, m);
+    };
+    // Translated traffic goes to whichever local pod is the backend, back out of the ENI a
+    // reply belongs to, or (SNATed, remote backend) back into the VPC through this ENI.
+    auto route = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p, const lb::Verdict& v) {
+        if (v.outcome == lb::Outcome::kPass) {
+            to_owner(m, data, p);
+        } else if (v.out_port != lb::kNoPort) {
+            detail::to_eni_port(snap, v.out_port, m, data, sink);
+        } else if (!detail::to_local_pod(snap, p.dst_ip, m, data, sink, Event::kToPod)) {
+            detail::to_eni_port(snap, in_port, m, data, sink);
+        }
+    };
+    detail::Pending pend;
 
     detail::prefetch_first(pkts, n);
     for (uint16_t i = 0; i < n; i++) {
@@ -182,17 +300,14 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
                 sink.drop(m, Drop::kIpv4BadChecksum);
                 continue;
             }
-            if (pod == nullptr || p.dst_ip != pod->ip) {
-                sink.drop(m, Drop::kNotForPod);
+            if (lb_on && lb::ct_key(data, p, pend.keys[pend.n])) {
+                pend.m[pend.n] = m;
+                pend.data[pend.n] = data;
+                pend.p[pend.n] = p;
+                if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }
-            if (!pod->link_up) {
-                sink.drop(m, Drop::kPodPortDown);
-                continue;
-            }
-            detail::set_macs(data, snap.gateway_mac, pod->mac);
-            to_pod++;
-            sink.to_port(pod->port, m);
+            to_owner(m, data, p);
             continue;
         }
         if (p.l3 == L3::kArp) {
@@ -203,11 +318,11 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
             }
             if (a.spa == eni.gateway_ip && !rte_is_multicast_ether_addr(&a.sha)) {
                 eni.gateway->set(a.sha);
-                st.event(Event::kArpLearned);
+                sink.stats().event(Event::kArpLearned);
             }
             if (a.op == RTE_ARP_OP_REQUEST && (a.tpa == eni.ip || (pod != nullptr && a.tpa == pod->ip))) {
                 make_arp_reply(data, p.l3_off, eni.mac, a.tpa);
-                st.event(Event::kArpReplied);
+                sink.stats().event(Event::kArpReplied);
                 sink.to_port(in_port, m);
             } else if (a.spa == eni.gateway_ip) {
                 sink.consumed(m);
@@ -218,7 +333,7 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
         }
         sink.drop(m, Drop::kIpv6Unsupported);
     }
-    st.event(Event::kToPod, to_pod);
+    detail::run_service_stage(snap, pend, ctx, sink, route);
 }
 
 // Dispatch on the receiving port's role (once per burst).

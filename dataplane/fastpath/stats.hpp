@@ -32,7 +32,13 @@ private:
     _(kLocalShortcut, "local_shortcut", "pod-to-local-pod packets that skipped the VPC") \
     _(kToEni, "to_eni", "pod packets sent out of their ENI")                      \
     _(kToPod, "to_pod", "ENI packets delivered to their pod")                     \
-    _(kIdleSleeps, "idle_sleeps", "times the worker slept after an idle spell")
+    _(kIdleSleeps, "idle_sleeps", "times the worker slept after an idle spell")              \
+    _(kSvcNewFlow, "service_new_flows", "Service flows created (backend selected, conntrack entry inserted)") \
+    _(kSvcForward, "service_forward", "packets translated toward a backend")                 \
+    _(kSvcReverse, "service_reverse", "replies translated back to the frontend")             \
+    _(kSvcRejected, "service_rejected", "REJECT answers sent (TCP RST / ICMP port unreachable)") \
+    _(kCtReplaced, "conntrack_replaced", "flows replaced: expired, backend gone, or new SYN to a terminating backend") \
+    _(kIcmpErrorTranslated, "icmp_error_translated", "ICMP errors reverse-translated by their embedded header")
 
 enum class Event : uint8_t {
 #define ENIDP_EVENT_ENUM(e, name, help) e,

@@ -12,10 +12,13 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include <rte_ether.h>
 #include <rte_ring.h>
+
+#include "lb/fastpath/lb_tables.hpp"
 
 namespace enidp::dp {
 
@@ -126,6 +129,8 @@ struct Snapshot {
     std::array<std::vector<RxQueue>, kMaxWorkers> rx;          // what each worker polls
     std::array<std::array<TxTarget, kMaxWorkers>, kMaxPorts> tx{};  // [port][worker]
     std::array<std::vector<Handoff>, kMaxWorkers> handoff_in;    // rings each worker drains
+    lb::LbTables lb;                 // Service table (owned by the snapshot's publisher), conntrack
+    std::shared_ptr<const lb::ServiceTable> lb_table_owner;  // keeps `lb.table` alive with this snapshot
 };
 
 inline void Ipv4Map::build(const std::vector<std::pair<uint32_t, uint32_t>>& items) {

@@ -29,11 +29,15 @@ uint16_t Worker::poll_once(const Snapshot& snap) {
 void Worker::run() {
     rte_rcu_qsbr_thread_register(slot_.qsbr, id_);
     rte_rcu_qsbr_thread_online(slot_.qsbr, id_);
+    tsc_per_ms_ = rte_get_tsc_hz() / 1000;
+    if (tsc_per_ms_ == 0) tsc_per_ms_ = 1;
+    sink_.lb_worker().rng ^= (uint64_t{id_} + 1) * 0x9E3779B97F4A7C15ull;
     running_.store(true, std::memory_order_release);
     uint64_t last_busy = rte_rdtsc();
     while (!stop_.load(std::memory_order_relaxed)) {
         const Snapshot* snap = slot_.current.load(std::memory_order_acquire);
         const uint64_t t0 = rte_rdtsc();
+        sink_.lb_worker().now_ms = t0 / tsc_per_ms_;
         const uint16_t n = snap != nullptr ? poll_once(*snap) : 0;
         rte_rcu_qsbr_quiescent(slot_.qsbr, id_);
         stats_.loops.inc();

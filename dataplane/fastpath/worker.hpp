@@ -34,6 +34,7 @@ public:
 
     void bind(const Snapshot* snap) { snap_ = snap; }
     WorkerStats& stats() { return stats_; }
+    lb::LbWorker& lb_worker() { return lb_; }
 
     void to_port(uint16_t port, rte_mbuf* m) {
         Buf& b = bufs_[port];
@@ -88,6 +89,7 @@ private:
     }
 
     const Snapshot* snap_ = nullptr;
+    lb::LbWorker lb_;
     uint16_t worker_;
     WorkerStats& stats_;
     uint16_t ndirty_ = 0;
@@ -132,6 +134,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<bool> running_{false};
     TxSink sink_;
+    uint64_t tsc_per_ms_ = 1;
 };
 
 }  // namespace enidp::dp

@@ -109,12 +109,30 @@ std::unique_ptr<Dataplane> Dataplane::create(const RuntimeSpec& spec, std::strin
         error = "cannot create the mbuf pool (" + std::to_string(spec.mbufs) + " mbufs): " + errno_text(rte_errno);
         return nullptr;
     }
-    const size_t sz = rte_rcu_qsbr_get_memsize(kMaxWorkers);
+    // Workers are RCU readers 0..kMaxWorkers-1; the control thread is kControlRcuId
+    // while it walks conntrack.
+    const size_t sz = rte_rcu_qsbr_get_memsize(kMaxWorkers + 1);
     dp->slot_.qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("enidp_qsbr", sz, RTE_CACHE_LINE_SIZE));
-    if (dp->slot_.qsbr == nullptr || rte_rcu_qsbr_init(dp->slot_.qsbr, kMaxWorkers) != 0) {
+    if (dp->slot_.qsbr == nullptr || rte_rcu_qsbr_init(dp->slot_.qsbr, kMaxWorkers + 1) != 0) {
         error = "cannot create the RCU state";
         return nullptr;
     }
+    rte_rcu_qsbr_thread_register(dp->slot_.qsbr, kControlRcuId);
+    dp->lb_state_ = std::make_unique<lb::LbState>(spec.max_service_ports, spec.max_backends);
+    lb::CtConfig cc;
+    cc.max_flows = spec.conntrack_max;
+    cc.socket = static_cast<int>(rte_socket_id());
+    cc.timeouts = spec.ct_timeouts;
+    cc.qsbr = dp->slot_.qsbr;
+    cc.control_rcu_id = kControlRcuId;
+    cc.snat_port_min = spec.snat_port_min;
+    cc.snat_port_max = spec.snat_port_max;
+    dp->ct_ = lb::Conntrack::create(cc, error);
+    if (dp->ct_ == nullptr) return nullptr;
+    dp->ct_->bind_state(dp->lb_state_.get());
+    dp->affinity_ = lb::Affinity::create("enidp_aff", spec.affinity_max, cc.socket, dp->slot_.qsbr, error);
+    if (dp->affinity_ == nullptr) return nullptr;
+    dp->services_ = std::make_shared<lb::ServiceTable>();
     IdlePolicy idle{spec.idle_enabled, spec.idle_after_us * (rte_get_tsc_hz() / 1000000), spec.idle_sleep_us};
     for (uint16_t w = 0; w < spec.workers; w++)
         dp->workers_.push_back(std::make_unique<Worker>(w, dp->slot_, idle, spec.burst));
@@ -135,6 +153,8 @@ Dataplane::~Dataplane() {
     }
     enis_.clear();
     delete slot_.current.exchange(nullptr);
+    ct_.reset();
+    affinity_.reset();
     rte_mempool_free(pool_);
     rte_free(slot_.qsbr);
 }
@@ -377,6 +397,8 @@ std::unique_ptr<Snapshot> Dataplane::build() const {
         }
         s->handoff_in[r.owner].push_back(Handoff{r.handoff, port});
     }
+    s->lb = lb::LbTables{services_.get(), ct_.get(), affinity_.get(), lb_state_.get()};
+    s->lb_table_owner = services_;
     return s;
 }
 
@@ -423,7 +445,47 @@ void Dataplane::send_arp_request(EniState& e) {
     if (rte_ring_mp_enqueue(rings_.at(e.port).handoff, m) != 0) rte_pktmbuf_free(m);
 }
 
+void Dataplane::set_services(std::shared_ptr<const lb::ServiceTable> table,
+                             const std::vector<std::pair<uint32_t, lb::BackendStatus>>& statuses,
+                             const std::vector<uint32_t>& retired) {
+    for (const auto& [id, st] : statuses)
+        if (id < lb_state_->backend_capacity)
+            lb_state_->backends[id].status.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
+    for (uint32_t id : retired)
+        if (id < lb_state_->backend_capacity)
+            lb_state_->backends[id].status.store(static_cast<uint8_t>(lb::BackendStatus::kRemoved),
+                                                 std::memory_order_relaxed);
+    affinity_timeouts_.clear();
+    for (const lb::ServicePort& sp : table->ports) {
+        if (sp.id >= affinity_timeouts_.size()) affinity_timeouts_.resize(sp.id + 1, 0);
+        affinity_timeouts_[sp.id] = sp.affinity_timeout_s;
+    }
+    services_ = std::move(table);
+    publish();  // the old table goes with the old snapshot, after a grace period
+    if (!retired.empty()) {
+        const lb::LbState& st = *lb_state_;
+        ct_->purge([&st](uint32_t id) {
+            return id < st.backend_capacity &&
+                   st.backends[id].status.load(std::memory_order_relaxed) ==
+                       static_cast<uint8_t>(lb::BackendStatus::kRemoved);
+        });
+    }
+}
+
 void Dataplane::tick() {
+    const uint64_t now_ms = lb::clock_ms();
+    const lb::LbState& lst = *lb_state_;
+    ct_->gc_step(now_ms, lb::GcBudget{}, [&lst](uint32_t id) {
+        return id < lst.backend_capacity && lst.backends[id].status.load(std::memory_order_relaxed) ==
+                                                static_cast<uint8_t>(lb::BackendStatus::kRemoved);
+    });
+    if (now_ms - last_affinity_gc_ms_ >= 1000) {
+        last_affinity_gc_ms_ = now_ms;
+        affinity_->gc(static_cast<uint32_t>(now_ms / 1000), [this](uint32_t sp) {
+            return sp < affinity_timeouts_.size() ? affinity_timeouts_[sp] : 0u;
+        });
+    }
+
     bool changed = false;
     for (auto& [key, p] : pods_) {
         const bool up = link_up(p.port, p.tap);
@@ -447,6 +509,12 @@ void Dataplane::tick() {
 DataplaneCounters Dataplane::counters() const {
     DataplaneCounters c;
     c.generation = generation_;
+    c.lb.service_ports = static_cast<uint32_t>(services_->ports.size());
+    c.lb.frontends = static_cast<uint32_t>(services_->frontends.size());
+    c.lb.backends = static_cast<uint32_t>(services_->backends.size());
+    c.lb.table_generation = services_->generation;
+    c.lb.conntrack = ct_->counters();
+    c.lb.affinity_entries = affinity_->size();
     for (const auto& w : workers_) {
         const WorkerStats& st = w->stats();
         for (size_t i = 0; i < kDropCount; i++) c.drops[i] += st.drops[i].get();

@@ -64,8 +64,19 @@ struct DataplaneCounters {
         bool link_up;
     };
     std::vector<Pod> pods;
+    struct Lb {
+        uint32_t service_ports = 0;
+        uint32_t frontends = 0;
+        uint32_t backends = 0;
+        uint64_t table_generation = 0;
+        lb::CtCounters conntrack;
+        uint32_t affinity_entries = 0;
+    } lb;
     uint64_t drops_total() const;
 };
+
+// The control thread's RCU reader id (workers use 0..kMaxWorkers-1).
+inline constexpr uint32_t kControlRcuId = kMaxWorkers;
 
 class Dataplane {
 public:
@@ -90,6 +101,20 @@ public:
     // Periodic control work (call every ~100 ms): follows link state (memif raises no
     // event), asks for unresolved gateway MACs by ARP once a second.
     void tick();
+
+    // Publishes a new Service table (lb/builder build_table). `statuses` are the live
+    // backend ids and their readiness, applied before the table is visible; `retired` ids
+    // are marked removed (the fast path stops using them at once), then the table is
+    // published, the old one freed after a grace period, and every flow to a retired
+    // backend purged from conntrack. After this returns the caller may reuse the retired
+    // ids (StableIds::release_retired).
+    void set_services(std::shared_ptr<const lb::ServiceTable> table,
+                      const std::vector<std::pair<uint32_t, lb::BackendStatus>>& statuses,
+                      const std::vector<uint32_t>& retired);
+    const lb::ServiceTable& services() const { return *services_; }
+    lb::Conntrack& conntrack() { return *ct_; }
+    lb::LbState& lb_state() { return *lb_state_; }
+    lb::Affinity& affinity() { return *affinity_; }
 
     DataplaneCounters counters() const;
     void reset_counters();  // workers must be stopped
@@ -141,6 +166,12 @@ private:
     std::vector<unsigned> worker_lcores_;
     uint32_t pod_seq_ = 0;
     bool workers_running_ = false;
+    std::unique_ptr<lb::LbState> lb_state_;
+    std::unique_ptr<lb::Conntrack> ct_;
+    std::unique_ptr<lb::Affinity> affinity_;
+    std::shared_ptr<const lb::ServiceTable> services_;
+    std::vector<uint32_t> affinity_timeouts_;  // by service-port id
+    uint64_t last_affinity_gc_ms_ = 0;
 };
 
 }  // namespace enidp::dp

@@ -9,6 +9,8 @@
 
 #include <rte_ether.h>
 
+#include "lb/fastpath/conntrack.hpp"
+
 namespace enidp::dp {
 
 struct EalSpec {
@@ -36,6 +38,14 @@ struct RuntimeSpec {
     uint32_t idle_sleep_us = 100;
     rte_ether_addr gateway_mac{};
     uint32_t handoff_ring_size = 1024;
+    // Service load balancing (lb/): table capacities and conntrack settings.
+    uint32_t conntrack_max = 262144;        // flows
+    uint32_t affinity_max = 65536;          // (client, service port) pairs
+    uint32_t max_service_ports = 262144;    // stable service-port ids
+    uint32_t max_backends = 1u << 21;       // stable backend ids
+    uint16_t snat_port_min = 61000;         // client-side ports for SNAT / clashing tuples
+    uint16_t snat_port_max = 65535;
+    lb::CtTimeouts ct_timeouts;
 };
 
 struct EniSpec {

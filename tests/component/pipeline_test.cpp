@@ -32,7 +32,9 @@ struct CaptureSink {
     std::vector<std::pair<uint16_t, rte_mbuf*>> out;
     std::vector<dp::Drop> drops;
     int consumed_count = 0;
+    lb::LbWorker lbw;
     dp::WorkerStats& stats() { return st; }
+    lb::LbWorker& lb_worker() { return lbw; }
     void to_port(uint16_t port, rte_mbuf* m) { out.emplace_back(port, m); }
     void drop(rte_mbuf* m, dp::Drop d) {
         drops.push_back(d);

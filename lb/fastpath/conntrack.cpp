@@ -1,0 +1,308 @@
+#include "lb/fastpath/conntrack.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+
+namespace enidp::lb {
+
+namespace {
+
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpAck = 0x10;
+
+uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) { return rte_hash_crc(key, len, init); }
+
+inline void* tag(Flow* f, CtDir d) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(f) | static_cast<uintptr_t>(d)); }
+
+// The control thread walks the table as an RCU reader so flows it holds are not freed.
+class ControlReader {
+public:
+    ControlReader(rte_rcu_qsbr* q, uint32_t id) : q_(q), id_(id) { rte_rcu_qsbr_thread_online(q_, id_); }
+    ~ControlReader() { rte_rcu_qsbr_thread_offline(q_, id_); }
+    ControlReader(const ControlReader&) = delete;
+    ControlReader& operator=(const ControlReader&) = delete;
+
+private:
+    rte_rcu_qsbr* q_;
+    uint32_t id_;
+};
+
+}  // namespace
+
+uint32_t CtTimeouts::for_state(uint8_t proto, CtState s) const {
+    switch (s) {
+        case CtState::kTcpSynSent: return tcp_syn_sent;
+        case CtState::kTcpSynRecv: return tcp_syn_recv;
+        case CtState::kTcpEstablished: return tcp_established;
+        case CtState::kTcpFinWait: return tcp_fin_wait;
+        case CtState::kTcpTimeWait: return tcp_time_wait;
+        case CtState::kTcpClose: return tcp_close;
+        case CtState::kUnreplied:
+            return proto == 17 ? udp_unreplied : proto == 132 ? sctp_unreplied : icmp;
+        case CtState::kReplied:
+            return proto == 17 ? udp_replied : proto == 132 ? sctp_replied : icmp;
+        case CtState::kCount: break;
+    }
+    return tcp_close;
+}
+
+std::unique_ptr<Conntrack> Conntrack::create(const CtConfig& cfg, std::string& err) {
+    if (cfg.qsbr == nullptr) {
+        err = "conntrack: no RCU variable";
+        return nullptr;
+    }
+    if (cfg.max_flows < 64 || cfg.snat_port_min == 0 || cfg.snat_port_min > cfg.snat_port_max) {
+        err = "conntrack: max_flows must be >= 64 and the SNAT port range non-empty";
+        return nullptr;
+    }
+    std::unique_ptr<Conntrack> ct(new Conntrack());
+    ct->qsbr_ = cfg.qsbr;
+    ct->control_rcu_id_ = cfg.control_rcu_id;
+    ct->max_flows_ = cfg.max_flows;
+    ct->timeouts_ = cfg.timeouts;
+    ct->snat_min_ = cfg.snat_port_min;
+    ct->snat_max_ = cfg.snat_port_max;
+
+    const std::string pool_name = cfg.name + "_fl";
+    ct->pool_ = rte_mempool_create(pool_name.c_str(), cfg.max_flows, sizeof(Flow), 64, 0, nullptr, nullptr, nullptr,
+                                   nullptr, cfg.socket, 0);
+    if (ct->pool_ == nullptr) {
+        err = "conntrack: flow pool of " + std::to_string(cfg.max_flows) + ": " + rte_strerror(rte_errno);
+        return nullptr;
+    }
+    rte_hash_parameters hp{};
+    const std::string hname = cfg.name + "_h";
+    hp.name = hname.c_str();
+    // Two keys per flow, plus headroom so the cuckoo table stays below ~80 % full.
+    hp.entries = cfg.max_flows * 2 + cfg.max_flows / 2;
+    hp.key_len = sizeof(CtKey);
+    hp.hash_func = ct_hash;
+    hp.hash_func_init_val = 0;
+    hp.socket_id = cfg.socket;
+    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |
+                    RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+    ct->h_ = rte_hash_create(&hp);
+    if (ct->h_ == nullptr) {
+        err = "conntrack: hash of " + std::to_string(hp.entries) + " keys: " + rte_strerror(rte_errno);
+        return nullptr;
+    }
+    rte_hash_rcu_config rc{};
+    rc.v = cfg.qsbr;
+    rc.mode = RTE_HASH_QSBR_MODE_DQ;
+    rc.key_data_ptr = ct.get();
+    rc.free_key_data_func = &Conntrack::free_key_data;
+    if (rte_hash_rcu_qsbr_add(ct->h_, &rc) != 0) {
+        err = std::string("conntrack: RCU: ") + rte_strerror(rte_errno);
+        return nullptr;
+    }
+    return ct;
+}
+
+Conntrack::~Conntrack() {
+    if (h_ != nullptr) rte_hash_free(h_);  // frees the defer queue without calling back
+    if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+void Conntrack::free_key_data(void* p, void* key_data) {
+    const auto v = reinterpret_cast<uintptr_t>(key_data);
+    if ((v & 1) != 0) return;  // the reply key: the flow goes with its original key
+    auto* self = static_cast<Conntrack*>(p);
+    rte_mempool_put(self->pool_, reinterpret_cast<void*>(v));
+}
+
+InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_port, uint32_t backend, uint8_t flags,
+                               uint16_t reply_port, uint8_t state, uint64_t now_ms, Flow** out, bool new_port) {
+    void* obj = nullptr;
+    if (flows_.load(std::memory_order_relaxed) >= max_flows_ || rte_mempool_get(pool_, &obj) != 0) {
+        insert_failed_.fetch_add(1, std::memory_order_relaxed);
+        return InsertStatus::kFull;
+    }
+    auto* f = new (obj) Flow();
+    rte_spinlock_lock(&insert_lock_);
+    void* existing = nullptr;
+    if (rte_hash_lookup_data(h_, &orig, &existing) >= 0) {
+        rte_spinlock_unlock(&insert_lock_);
+        rte_mempool_put(pool_, obj);
+        *out = reinterpret_cast<Flow*>(reinterpret_cast<uintptr_t>(existing) & ~uintptr_t{1});
+        return InsertStatus::kExists;
+    }
+    if (new_port || rte_hash_lookup(h_, &reply) >= 0) {
+        // Another flow already owns this reply tuple (two frontends to one backend from
+        // one client port, or a SNAT address): give this one a free client-side port.
+        const uint32_t span = uint32_t{snat_max_} - snat_min_ + 1;
+        bool found = false;
+        for (uint32_t tries = 0; tries < 64 && !found; tries++) {
+            port_cursor_ = (port_cursor_ + 1) % span;
+            reply.dport = rte_cpu_to_be_16(static_cast<uint16_t>(snat_min_ + port_cursor_));
+            found = rte_hash_lookup(h_, &reply) < 0;
+        }
+        if (!found) {
+            rte_spinlock_unlock(&insert_lock_);
+            rte_mempool_put(pool_, obj);
+            insert_failed_.fetch_add(1, std::memory_order_relaxed);
+            return InsertStatus::kNoPort;
+        }
+        flags |= kFlowSnat;
+        port_rewrites_.fetch_add(1, std::memory_order_relaxed);
+    }
+    f->orig = orig;
+    f->reply = reply;
+    f->created_ms = now_ms;
+    f->last_seen_ms.store(now_ms, std::memory_order_relaxed);
+    f->service_port = service_port;
+    f->backend = backend;
+    f->reply_port = reply_port;
+    f->state.store(state, std::memory_order_relaxed);
+    f->flags.store(flags, std::memory_order_relaxed);
+    // Original key first: the flow is complete before either key is visible, and if the
+    // reply key cannot go in, deleting the original key hands the flow to the RCU
+    // callback, which frees it once no worker can still hold it.
+    if (rte_hash_add_key_data(h_, &orig, tag(f, CtDir::kOrig)) != 0) {
+        rte_spinlock_unlock(&insert_lock_);
+        rte_mempool_put(pool_, obj);
+        insert_failed_.fetch_add(1, std::memory_order_relaxed);
+        return InsertStatus::kFull;
+    }
+    if (rte_hash_add_key_data(h_, &reply, tag(f, CtDir::kReply)) != 0) {
+        f->dead.store(1, std::memory_order_relaxed);
+        rte_hash_del_key(h_, &orig);
+        rte_spinlock_unlock(&insert_lock_);
+        insert_failed_.fetch_add(1, std::memory_order_relaxed);
+        return InsertStatus::kFull;
+    }
+    rte_spinlock_unlock(&insert_lock_);
+    flows_.fetch_add(1, std::memory_order_relaxed);
+    if (state_ != nullptr && backend < state_->backend_capacity)
+        state_->backends[backend].active.fetch_add(1, std::memory_order_relaxed);
+    inserted_.fetch_add(1, std::memory_order_relaxed);
+    *out = f;
+    return InsertStatus::kInserted;
+}
+
+bool Conntrack::erase(Flow* f, bool count_replaced) {
+    uint8_t expect = 0;
+    if (!f->dead.compare_exchange_strong(expect, 1, std::memory_order_acq_rel)) return false;
+    // Reply key first: its callback never frees; the original key's frees the flow.
+    rte_hash_del_key(h_, &f->reply);
+    rte_hash_del_key(h_, &f->orig);
+    flows_.fetch_sub(1, std::memory_order_relaxed);
+    if (state_ != nullptr && f->backend < state_->backend_capacity)
+        state_->backends[f->backend].active.fetch_sub(1, std::memory_order_relaxed);
+    if (count_replaced) replaced_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void Conntrack::advance_tcp(Flow& f, CtDir dir, uint8_t tcp_flags) {
+    uint8_t cur = f.state.load(std::memory_order_relaxed);
+    const bool orig = dir == CtDir::kOrig;
+    for (;;) {
+        auto s = static_cast<CtState>(cur);
+        CtState next = s;
+        if (tcp_flags & kTcpRst) {
+            next = CtState::kTcpClose;
+        } else if ((tcp_flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {
+            if (!orig && s == CtState::kTcpSynSent) next = CtState::kTcpSynRecv;
+        } else if (tcp_flags & kTcpSyn) {
+            if (orig && (s == CtState::kTcpTimeWait || s == CtState::kTcpClose)) next = CtState::kTcpSynSent;
+        } else if (tcp_flags & kTcpFin) {
+            const uint8_t bit = orig ? kFlowFinOrig : kFlowFinReply;
+            const uint8_t fl = f.flags.fetch_or(bit, std::memory_order_relaxed) | bit;
+            if ((fl & (kFlowFinOrig | kFlowFinReply)) == (kFlowFinOrig | kFlowFinReply))
+                next = CtState::kTcpTimeWait;
+            else if (s != CtState::kTcpTimeWait && s != CtState::kTcpClose)
+                next = CtState::kTcpFinWait;
+        } else if (tcp_flags & kTcpAck) {
+            if (orig && s == CtState::kTcpSynRecv) next = CtState::kTcpEstablished;
+        }
+        if (next == s) return;
+        if (f.state.compare_exchange_weak(cur, static_cast<uint8_t>(next), std::memory_order_relaxed)) return;
+    }
+}
+
+void Conntrack::gc_step(uint64_t now_ms, const GcBudget& budget,
+                        const std::function<bool(uint32_t)>& dead_backend) {
+    ControlReader reader(qsbr_, control_rcu_id_);
+    const bool pressure = flows_.load(std::memory_order_relaxed) * 10 >= uint64_t{max_flows_} * 9;
+    const void* key;
+    void* data;
+    for (uint32_t i = 0; i < budget.max_slots; i++) {
+        const int32_t pos = rte_hash_iterate(h_, &key, &data, &gc_next_);
+        if (pos < 0) {
+            gc_next_ = 0;
+            gc_passes_.fetch_add(1, std::memory_order_relaxed);
+            break;
+        }
+        const auto v = reinterpret_cast<uintptr_t>(data);
+        if ((v & 1) != 0) continue;  // visit each flow once, by its original key
+        auto* f = reinterpret_cast<Flow*>(v);
+        if (f->dead.load(std::memory_order_relaxed)) continue;
+        if (expired(*f, now_ms)) {
+            if (erase(f)) expired_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        if (f->backend != UINT32_MAX && dead_backend && dead_backend(f->backend)) {
+            if (erase(f)) purged_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        if (pressure) {
+            const auto s = static_cast<CtState>(f->state.load(std::memory_order_relaxed));
+            const bool unassured = s == CtState::kUnreplied || s == CtState::kTcpSynSent ||
+                                   s == CtState::kTcpSynRecv || s == CtState::kTcpTimeWait ||
+                                   s == CtState::kTcpClose;
+            if (unassured && now_ms > f->last_seen_ms.load(std::memory_order_relaxed) + 1000 && erase(f))
+                evicted_.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
+// Every live flow once (by its original key), as an RCU reader.
+template <class Fn>
+void Conntrack::walk(Fn&& fn) {
+    ControlReader reader(qsbr_, control_rcu_id_);
+    uint32_t next = 0;
+    const void* key;
+    void* data;
+    while (rte_hash_iterate(h_, &key, &data, &next) >= 0) {
+        const auto v = reinterpret_cast<uintptr_t>(data);
+        if ((v & 1) != 0) continue;
+        auto* f = reinterpret_cast<Flow*>(v);
+        if (!f->dead.load(std::memory_order_relaxed)) fn(f);
+    }
+}
+
+uint64_t Conntrack::purge(const std::function<bool(uint32_t)>& dead_backend) {
+    uint64_t n = 0;
+    walk([&](Flow* f) {
+        if (f->backend != UINT32_MAX && dead_backend(f->backend) && erase(f)) n++;
+    });
+    purged_.fetch_add(n, std::memory_order_relaxed);
+    return n;
+}
+
+void Conntrack::for_each(const std::function<void(const Flow&)>& fn) {
+    walk([&](Flow* f) { fn(*f); });
+}
+
+CtCounters Conntrack::counters() const {
+    CtCounters c;
+    c.flows = flows_.load(std::memory_order_relaxed);
+    c.capacity = max_flows_;
+    c.inserted = inserted_.load(std::memory_order_relaxed);
+    c.insert_failed = insert_failed_.load(std::memory_order_relaxed);
+    c.expired = expired_.load(std::memory_order_relaxed);
+    c.evicted = evicted_.load(std::memory_order_relaxed);
+    c.purged = purged_.load(std::memory_order_relaxed);
+    c.replaced = replaced_.load(std::memory_order_relaxed);
+    c.port_rewrites = port_rewrites_.load(std::memory_order_relaxed);
+    c.gc_passes = gc_passes_.load(std::memory_order_relaxed);
+    return c;
+}
+
+}  // namespace enidp::lb
