@@ -71,7 +71,8 @@ std::unique_ptr<Conntrack> Conntrack::create(const CtConfig& cfg, std::string& e
     ct->snat_max_ = cfg.snat_port_max;
 
     const std::string pool_name = cfg.name + "_fl";
-    ct->pool_ = rte_mempool_create(pool_name.c_str(), cfg.max_flows, sizeof(Flow), 64, 0, nullptr, nullptr, nullptr,
+    const unsigned cache = cfg.max_flows >= 4096 ? 64 : 0;  // per-lcore cache only when it cannot starve the pool
+    ct->pool_ = rte_mempool_create(pool_name.c_str(), cfg.max_flows, sizeof(Flow), cache, 0, nullptr, nullptr, nullptr,
                                    nullptr, cfg.socket, 0);
     if (ct->pool_ == nullptr) {
         err = "conntrack: flow pool of " + std::to_string(cfg.max_flows) + ": " + rte_strerror(rte_errno);

@@ -1,0 +1,581 @@
+// Services through the real pipeline: Service/EndpointSlice objects are built into a
+// ServiceTable by lb/builder, published in a Snapshot next to a real conntrack (rte_hash +
+// RCU), and packet fixtures from the shared PacketBuilder go through dp::process_burst.
+// Each test checks where packets leave, their translated tuples and that every checksum
+// the translation touched is still valid.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane/fastpath/pipeline.hpp"
+#include "lb/builder/table_builder.hpp"
+#include "tests/support/frames.hpp"
+
+namespace enidp::test {
+namespace {
+
+using synth::PacketBuilder;
+
+const auto kGwMac = mac("02:00:00:00:00:01");
+const auto kEni0Mac = mac("02:00:00:00:0e:00");
+const auto kEni1Mac = mac("02:00:00:00:0e:01");
+const auto kVpcGwMac = mac("02:00:00:00:00:fe");
+const auto kPod0Mac = mac("02:00:00:00:00:10");
+const auto kPod1Mac = mac("02:00:00:00:00:11");
+const uint32_t kPod0 = ip("10.0.0.10"), kPod1 = ip("10.0.0.11");
+const uint32_t kVip = ip("10.96.0.10");
+const uint32_t kRemote = ip("10.1.0.5"), kRemote2 = ip("10.1.0.6");
+const uint32_t kNodeIp = ip("10.0.0.200");  // a secondary address of eni0 that serves NodePorts
+const uint32_t kLbIp = ip("203.0.113.7");
+const uint32_t kClient = ip("198.51.100.9");  // outside the VPC
+constexpr uint16_t kPod0Port = 0, kEni0Port = 1, kPod1Port = 2, kEni1Port = 3;
+
+struct CaptureSink {
+    dp::WorkerStats st;
+    std::vector<std::pair<uint16_t, rte_mbuf*>> out;
+    std::vector<dp::Drop> drops;
+    lb::LbWorker lbw;
+    dp::WorkerStats& stats() { return st; }
+    lb::LbWorker& lb_worker() { return lbw; }
+    void to_port(uint16_t port, rte_mbuf* m) { out.emplace_back(port, m); }
+    void drop(rte_mbuf* m, dp::Drop d) {
+        drops.push_back(d);
+        st.drop(d);
+        rte_pktmbuf_free(m);
+    }
+    void consumed(rte_mbuf* m) { rte_pktmbuf_free(m); }
+    ~CaptureSink() {
+        for (auto& [p, m] : out) rte_pktmbuf_free(m);
+    }
+};
+
+// What came out of one packet.
+struct Out {
+    bool dropped = false;
+    dp::Drop why = dp::Drop::kCount;
+    uint16_t port = 0;
+    std::vector<uint8_t> frame;
+    dp::ParsedPacket p;
+    uint32_t src() const { return rte_be_to_cpu_32(p.src_ip); }
+    uint32_t dst() const { return rte_be_to_cpu_32(p.dst_ip); }
+    uint16_t sport() const { return rte_be_to_cpu_16(p.src_port); }
+    uint16_t dport() const { return rte_be_to_cpu_16(p.dst_port); }
+};
+
+lb::Endpoint endpoint(uint32_t host_ip, const std::string& node, bool ready = true, bool serving = true,
+                      bool terminating = false) {
+    lb::Endpoint e;
+    e.addresses = {rte_cpu_to_be_32(host_ip)};
+    e.node_name = node;
+    e.conditions.ready = ready;
+    e.conditions.serving = serving;
+    e.conditions.terminating = terminating;
+    return e;
+}
+
+lb::Service service(const std::string& name, uint32_t cluster_ip, uint16_t port, lb::Protocol proto = lb::Protocol::kTcp) {
+    lb::Service s;
+    s.ns = "default";
+    s.name = name;
+    s.cluster_ips = {rte_cpu_to_be_32(cluster_ip)};
+    lb::ServicePortSpec p;
+    p.protocol = proto;
+    p.port = port;
+    p.target_port = 8080;
+    s.ports = {p};
+    return s;
+}
+
+lb::EndpointSlice slice(const std::string& svc, const std::string& name, std::vector<lb::Endpoint> eps,
+                        uint16_t port = 8080, lb::Protocol proto = lb::Protocol::kTcp, const std::string& port_name = "") {
+    lb::EndpointSlice s;
+    s.ns = "default";
+    s.name = name;
+    s.service_name = svc;
+    s.endpoints = std::move(eps);
+    s.ports = {lb::EndpointPort{port_name, proto, port}};
+    return s;
+}
+
+class LbStageTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        pool_ = rte_pktmbuf_pool_create("lb_stage_test", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+        ASSERT_NE(pool_, nullptr);
+    }
+    static void TearDownTestSuite() { rte_mempool_free(pool_); }
+
+    void SetUp() override {
+        static int seq = 0;
+        seq++;
+        const size_t sz = rte_rcu_qsbr_get_memsize(2);
+        qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("lbt_qsbr", sz, RTE_CACHE_LINE_SIZE));
+        ASSERT_EQ(rte_rcu_qsbr_init(qsbr_, 2), 0);
+        rte_rcu_qsbr_thread_register(qsbr_, 1);
+        lb::CtConfig cc;
+        cc.name = "lbt" + std::to_string(seq);
+        cc.max_flows = max_flows_;
+        cc.qsbr = qsbr_;
+        cc.control_rcu_id = 1;
+        cc.snat_port_min = 61000;
+        cc.snat_port_max = 65535;
+        std::string err;
+        ct_ = lb::Conntrack::create(cc, err);
+        ASSERT_NE(ct_, nullptr) << err;
+        ct_->bind_state(&state_);
+        aff_ = lb::Affinity::create("lbta" + std::to_string(seq), 1024, 0, qsbr_, err);
+        ASSERT_NE(aff_, nullptr) << err;
+
+        snap_.gateway_mac = ether(kGwMac);
+        eni0_gw_.set(ether(kVpcGwMac));
+        eni1_gw_.set(ether(kVpcGwMac));
+        snap_.enis = {dp::EniEntry{kEni0Port, ether(kEni0Mac), ip_be("10.0.0.10"), ip_be("10.0.0.1"), 0, &eni0_gw_},
+                      dp::EniEntry{kEni1Port, ether(kEni1Mac), ip_be("10.0.0.11"), ip_be("10.0.0.1"), 1, &eni1_gw_}};
+        snap_.pods = {dp::PodEntry{ip_be("10.0.0.10"), ether(kPod0Mac), kPod0Port, 0, true},
+                      dp::PodEntry{ip_be("10.0.0.11"), ether(kPod1Mac), kPod1Port, 1, true}};
+        snap_.ports[kPod0Port] = {dp::PortRole::kPod, 0};
+        snap_.ports[kPod1Port] = {dp::PortRole::kPod, 1};
+        snap_.ports[kEni0Port] = {dp::PortRole::kEni, 0};
+        snap_.ports[kEni1Port] = {dp::PortRole::kEni, 1};
+        snap_.pod_by_ip.build({{ip_be("10.0.0.10"), 0}, {ip_be("10.0.0.11"), 1}});
+        node_.name = "node-a";
+        node_.node_ips = {rte_cpu_to_be_32(kNodeIp)};
+        now_ms_ = 1'000'000;
+    }
+    void TearDown() override {
+        snap_.lb = {};
+        table_.reset();
+        ct_.reset();
+        aff_.reset();
+        rte_free(qsbr_);
+    }
+
+    // The runtime's publication sequence (Dataplane::set_services), on the test's snapshot.
+    void apply(const std::vector<lb::Service>& svcs, const std::vector<lb::EndpointSlice>& slices) {
+        lb::BuildOptions opt;
+        opt.generation = ++gen_;
+        lb::BuildResult r = lb::build_table(svcs, slices, node_, opt, ids_);
+        ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+        for (const auto& [id, st] : r.backend_status) state_.backends[id].status.store(static_cast<uint8_t>(st));
+        for (uint32_t id : r.retired_backends)
+            state_.backends[id].status.store(static_cast<uint8_t>(lb::BackendStatus::kRemoved));
+        table_ = std::shared_ptr<const lb::ServiceTable>(std::move(r.table));
+        snap_.lb = lb::LbTables{table_.get(), ct_.get(), aff_.get(), &state_};
+        if (!r.retired_backends.empty()) {
+            ct_->purge([this](uint32_t id) {
+                return state_.backends[id].status.load() == static_cast<uint8_t>(lb::BackendStatus::kRemoved);
+            });
+            ids_.release_retired();
+        }
+    }
+
+    Out send(uint16_t port, const std::vector<uint8_t>& frame) {
+        CaptureSink sink;
+        sink.lbw.now_ms = now_ms_;
+        sink.lbw.rng = rng_;
+        rte_mbuf* m = to_mbuf(pool_, frame);
+        EXPECT_NE(m, nullptr);
+        dp::process_burst(snap_, port, &m, 1, sink);
+        rng_ = sink.lbw.rng;
+        Out o;
+        if (!sink.drops.empty()) {
+            o.dropped = true;
+            o.why = sink.drops[0];
+            return o;
+        }
+        EXPECT_EQ(sink.out.size(), 1u);
+        if (sink.out.empty()) return o;
+        o.port = sink.out[0].first;
+        o.frame = bytes_of(sink.out[0].second);
+        EXPECT_TRUE(dp::parse_packet(o.frame.data(), static_cast<uint32_t>(o.frame.size()), o.p).ok);
+        EXPECT_TRUE(synth::verify_ipv4_checksum(o.frame)) << "IPv4 checksum";
+        EXPECT_TRUE(synth::verify_l4_checksum(o.frame)) << "L4 checksum";
+        return o;
+    }
+
+    static std::vector<uint8_t> tcp_from_pod0(uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags) {
+        PacketBuilder b;
+        b.eth(kPod0Mac, kGwMac).ipv4(kPod0, dst).tcp(sport, dport, flags, 1000, flags & synth::kTcpAck ? 5000 : 0).payload(10);
+        return b.build();
+    }
+    static std::vector<uint8_t> tcp_from_eni(const synth::MacAddr& eni_mac, uint32_t src, uint32_t dst, uint16_t sport,
+                                             uint16_t dport, uint8_t flags) {
+        PacketBuilder b;
+        b.eth(kVpcGwMac, eni_mac).ipv4(src, dst).tcp(sport, dport, flags, 5000, 1010).payload(10);
+        return b.build();
+    }
+    static std::vector<uint8_t> tcp_from_pod1(uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags) {
+        PacketBuilder b;
+        b.eth(kPod1Mac, kGwMac).ipv4(kPod1, dst).tcp(sport, dport, flags, 5000, 1010).payload(10);
+        return b.build();
+    }
+    static std::vector<uint8_t> udp_from_pod0(uint32_t dst, uint16_t sport, uint16_t dport) {
+        PacketBuilder b;
+        b.eth(kPod0Mac, kGwMac).ipv4(kPod0, dst).udp(sport, dport).payload(20);
+        return b.build();
+    }
+
+    static inline rte_mempool* pool_ = nullptr;
+    uint32_t max_flows_ = 4096;
+    rte_rcu_qsbr* qsbr_ = nullptr;
+    lb::LbState state_{1024, 4096};
+    lb::StableIds ids_{1024, 4096};
+    std::unique_ptr<lb::Conntrack> ct_;
+    std::unique_ptr<lb::Affinity> aff_;
+    std::shared_ptr<const lb::ServiceTable> table_;
+    lb::NodeInfo node_;
+    dp::Snapshot snap_;
+    dp::NeighborCell eni0_gw_, eni1_gw_;
+    uint64_t gen_ = 0;
+    uint64_t now_ms_ = 0;
+    uint64_t rng_ = 12345;
+};
+
+constexpr uint8_t kSyn = synth::kTcpSyn, kAck = synth::kTcpAck, kFin = synth::kTcpFin, kRst = synth::kTcpRst;
+
+TEST_F(LbStageTest, ClusterIpToRemoteBackendIsDnatedOutTheEniAndTheReplyReversed) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 40000, 80, kSyn));
+    ASSERT_FALSE(o.dropped) << dp::drop_name(o.why);
+    EXPECT_EQ(o.port, kEni0Port);
+    EXPECT_EQ(o.src(), kPod0);
+    EXPECT_EQ(o.sport(), 40000);
+    EXPECT_EQ(o.dst(), kRemote);
+    EXPECT_EQ(o.dport(), 8080);
+    EXPECT_EQ(ct_->size(), 1u);
+
+    Out r = send(kEni0Port, tcp_from_eni(kEni0Mac, kRemote, kPod0, 8080, 40000, kSyn | kAck));
+    ASSERT_FALSE(r.dropped) << dp::drop_name(r.why);
+    EXPECT_EQ(r.port, kPod0Port);
+    EXPECT_EQ(r.src(), kVip);
+    EXPECT_EQ(r.sport(), 80);
+    EXPECT_EQ(r.dst(), kPod0);
+    EXPECT_EQ(r.dport(), 40000);
+}
+
+TEST_F(LbStageTest, ClusterIpToLocalBackendTakesTheShortcutBothWays) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kPod1, "node-a")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 40001, 80, kSyn));
+    ASSERT_FALSE(o.dropped);
+    EXPECT_EQ(o.port, kPod1Port);
+    EXPECT_EQ(o.dst(), kPod1);
+    EXPECT_EQ(o.dport(), 8080);
+    Out r = send(kPod1Port, tcp_from_pod1(kPod0, 8080, 40001, kSyn | kAck));
+    ASSERT_FALSE(r.dropped);
+    EXPECT_EQ(r.port, kPod0Port);
+    EXPECT_EQ(r.src(), kVip);
+    EXPECT_EQ(r.sport(), 80);
+}
+
+TEST_F(LbStageTest, HairpinIsSourceNatedToTheFrontend) {
+    apply({service("self", kVip, 80)}, {slice("self", "s-1", {endpoint(kPod0, "node-a")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 40002, 80, kSyn));
+    ASSERT_FALSE(o.dropped);
+    EXPECT_EQ(o.port, kPod0Port);
+    EXPECT_EQ(o.src(), kVip);  // not itself
+    EXPECT_EQ(o.dst(), kPod0);
+    EXPECT_EQ(o.dport(), 8080);
+    // The pod answers the frontend address; the reply is turned back into VIP:80 → pod:40002.
+    PacketBuilder b;
+    b.eth(kPod0Mac, kGwMac).ipv4(kPod0, kVip).tcp(8080, o.sport(), kSyn | kAck).payload(4);
+    Out r = send(kPod0Port, b.build());
+    ASSERT_FALSE(r.dropped) << dp::drop_name(r.why);
+    EXPECT_EQ(r.port, kPod0Port);
+    EXPECT_EQ(r.src(), kVip);
+    EXPECT_EQ(r.sport(), 80);
+    EXPECT_EQ(r.dst(), kPod0);
+    EXPECT_EQ(r.dport(), 40002);
+}
+
+TEST_F(LbStageTest, NoEndpointsRejectsTcpWithRstAndUdpWithPortUnreachable) {
+    apply({service("empty", kVip, 80), service("dns", ip("10.96.0.53"), 53, lb::Protocol::kUdp)}, {});
+    Out rst = send(kPod0Port, tcp_from_pod0(kVip, 40003, 80, kSyn));
+    ASSERT_FALSE(rst.dropped);
+    EXPECT_EQ(rst.port, kPod0Port);
+    EXPECT_EQ(rst.src(), kVip);
+    EXPECT_EQ(rst.sport(), 80);
+    EXPECT_EQ(rst.dst(), kPod0);
+    EXPECT_EQ(rst.dport(), 40003);
+    const uint8_t flags = rst.frame[rst.p.l4_off + 13];
+    EXPECT_EQ(flags, 0x14);  // RST|ACK, acknowledging the SYN
+    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(&rst.frame[rst.p.l4_off + 8])), 1000u + 1 + 10);
+
+    Out unreach = send(kPod0Port, udp_from_pod0(ip("10.96.0.53"), 5353, 53));
+    ASSERT_FALSE(unreach.dropped);
+    EXPECT_EQ(unreach.port, kPod0Port);
+    EXPECT_EQ(unreach.p.proto, dp::kProtoIcmp);
+    EXPECT_EQ(unreach.src(), ip("10.96.0.53"));
+    EXPECT_EQ(unreach.frame[unreach.p.l4_off], 3);      // destination unreachable
+    EXPECT_EQ(unreach.frame[unreach.p.l4_off + 1], 3);  // port unreachable
+    // The quoted header is the original datagram's.
+    const uint8_t* quoted = &unreach.frame[unreach.p.l4_off + 8];
+    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(quoted + 16)), ip("10.96.0.53"));
+    EXPECT_EQ(ct_->size(), 0u);
+}
+
+TEST_F(LbStageTest, InternalTrafficPolicyLocalWithoutLocalEndpointDrops) {
+    auto s = service("itp", kVip, 80);
+    s.internal_policy = lb::TrafficPolicy::kLocal;
+    apply({s}, {slice("itp", "itp-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 40004, 80, kSyn));
+    EXPECT_TRUE(o.dropped);
+    EXPECT_EQ(o.why, dp::Drop::kSvcNoLocalEndpoints);
+}
+
+TEST_F(LbStageTest, NamedTargetPortResolvesPerSlice) {
+    auto s = service("named", kVip, 80);
+    s.ports[0].name = "http";
+    s.ports[0].target_port = 0;
+    s.ports[0].target_port_name = "web";
+    s.algorithm = lb::Algorithm::kRoundRobin;
+    apply({s}, {slice("named", "n-1", {endpoint(kRemote, "node-b")}, 8080, lb::Protocol::kTcp, "http"),
+                slice("named", "n-2", {endpoint(kRemote2, "node-c")}, 9090, lb::Protocol::kTcp, "http")});
+    std::set<std::pair<uint32_t, uint16_t>> seen;
+    for (uint16_t i = 0; i < 8; i++) {
+        Out o = send(kPod0Port, tcp_from_pod0(kVip, static_cast<uint16_t>(41000 + i), 80, kSyn));
+        ASSERT_FALSE(o.dropped);
+        seen.emplace(o.dst(), o.dport());
+    }
+    EXPECT_EQ(seen, (std::set<std::pair<uint32_t, uint16_t>>{{kRemote, 8080}, {kRemote2, 9090}}));
+}
+
+TEST_F(LbStageTest, NodePortFromOutsideToRemoteBackendIsSourceNatedAndComesBack) {
+    auto s = service("np", kVip, 80);
+    s.type = lb::ServiceType::kNodePort;
+    s.ports[0].node_port = 30080;
+    apply({s}, {slice("np", "np-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kEni0Port, tcp_from_eni(kEni0Mac, kClient, kNodeIp, 50000, 30080, kSyn));
+    ASSERT_FALSE(o.dropped) << dp::drop_name(o.why);
+    EXPECT_EQ(o.port, kEni0Port);  // back into the VPC toward the backend
+    EXPECT_EQ(o.dst(), kRemote);
+    EXPECT_EQ(o.dport(), 8080);
+    EXPECT_EQ(o.src(), ip("10.0.0.10"));  // the ENI's address
+    EXPECT_GE(o.sport(), 61000);
+    // The backend answers the ENI address; the client gets NodeIP:30080 back.
+    Out r = send(kEni0Port, tcp_from_eni(kEni0Mac, kRemote, ip("10.0.0.10"), 8080, o.sport(), kSyn | kAck));
+    ASSERT_FALSE(r.dropped) << dp::drop_name(r.why);
+    EXPECT_EQ(r.port, kEni0Port);
+    EXPECT_EQ(r.src(), kNodeIp);
+    EXPECT_EQ(r.sport(), 30080);
+    EXPECT_EQ(r.dst(), kClient);
+    EXPECT_EQ(r.dport(), 50000);
+}
+
+TEST_F(LbStageTest, LoadBalancerLocalPolicyKeepsTheClientAddressAndRepliesLeaveByTheIngressEni) {
+    auto s = service("lb", kVip, 80);
+    s.type = lb::ServiceType::kLoadBalancer;
+    s.ports[0].node_port = 30081;
+    s.lb_ingress_ips = {rte_cpu_to_be_32(kLbIp)};
+    s.external_policy = lb::TrafficPolicy::kLocal;
+    apply({s}, {slice("lb", "lb-1", {endpoint(kPod1, "node-a"), endpoint(kRemote, "node-b")})});
+    Out o = send(kEni0Port, tcp_from_eni(kEni0Mac, kClient, kLbIp, 50001, 80, kSyn));
+    ASSERT_FALSE(o.dropped) << dp::drop_name(o.why);
+    EXPECT_EQ(o.port, kPod1Port);
+    EXPECT_EQ(o.src(), kClient);  // source preserved
+    EXPECT_EQ(o.dst(), kPod1);
+    // pod1's reply leaves by eni0 (where the client came in), not by pod1's own eni1.
+    Out r = send(kPod1Port, tcp_from_pod1(kClient, 8080, 50001, kSyn | kAck));
+    ASSERT_FALSE(r.dropped) << dp::drop_name(r.why);
+    EXPECT_EQ(r.port, kEni0Port);
+    EXPECT_EQ(r.src(), kLbIp);
+    EXPECT_EQ(r.sport(), 80);
+}
+
+TEST_F(LbStageTest, ExternalLocalPolicyWithoutLocalEndpointDropsButLocalPodsReachClusterEndpoints) {
+    auto s = service("lb", kVip, 80);
+    s.type = lb::ServiceType::kLoadBalancer;
+    s.ports[0].node_port = 30082;
+    s.lb_ingress_ips = {rte_cpu_to_be_32(kLbIp)};
+    s.external_policy = lb::TrafficPolicy::kLocal;
+    apply({s}, {slice("lb", "lb-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kEni0Port, tcp_from_eni(kEni0Mac, kClient, kLbIp, 50002, 80, kSyn));
+    EXPECT_TRUE(o.dropped);
+    EXPECT_EQ(o.why, dp::Drop::kSvcNoLocalEndpoints);
+    // kube-proxy's short-circuit: a pod of this node reaching the LB IP uses the cluster set.
+    Out p = send(kPod0Port, tcp_from_pod0(kLbIp, 40005, 80, kSyn));
+    ASSERT_FALSE(p.dropped) << dp::drop_name(p.why);
+    EXPECT_EQ(p.dst(), kRemote);
+}
+
+TEST_F(LbStageTest, ClientIpAffinitySticksUntilTimeout) {
+    auto s = service("aff", kVip, 80);
+    s.algorithm = lb::Algorithm::kRoundRobin;
+    s.affinity_client_ip = true;
+    s.affinity_timeout_s = 60;
+    apply({s}, {slice("aff", "a-1", {endpoint(kRemote, "node-b"), endpoint(kRemote2, "node-c")})});
+    const uint32_t first = send(kPod0Port, tcp_from_pod0(kVip, 42000, 80, kSyn)).dst();
+    for (uint16_t i = 1; i < 6; i++) {
+        now_ms_ += 30'000;  // each new connection refreshes the entry
+        EXPECT_EQ(send(kPod0Port, tcp_from_pod0(kVip, static_cast<uint16_t>(42000 + i), 80, kSyn)).dst(), first);
+    }
+    now_ms_ += 61'000;  // idle past the timeout: round-robin moves on
+    EXPECT_NE(send(kPod0Port, tcp_from_pod0(kVip, 42100, 80, kSyn)).dst(), first);
+}
+
+TEST_F(LbStageTest, TcpStatesFollowTheConnectionAndExpire) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    auto state = [&]() {
+        lb::CtDir d;
+        lb::CtKey k{rte_cpu_to_be_32(kPod0), rte_cpu_to_be_32(kVip), rte_cpu_to_be_16(43000), rte_cpu_to_be_16(80), 6,
+                    {0, 0, 0}};
+        const lb::Flow* f = ct_->lookup(k, d);
+        return f ? static_cast<lb::CtState>(f->state.load()) : lb::CtState::kCount;
+    };
+    send(kPod0Port, tcp_from_pod0(kVip, 43000, 80, kSyn));
+    EXPECT_EQ(state(), lb::CtState::kTcpSynSent);
+    send(kEni0Port, tcp_from_eni(kEni0Mac, kRemote, kPod0, 8080, 43000, kSyn | kAck));
+    EXPECT_EQ(state(), lb::CtState::kTcpSynRecv);
+    send(kPod0Port, tcp_from_pod0(kVip, 43000, 80, kAck));
+    EXPECT_EQ(state(), lb::CtState::kTcpEstablished);
+    send(kPod0Port, tcp_from_pod0(kVip, 43000, 80, kFin | kAck));
+    EXPECT_EQ(state(), lb::CtState::kTcpFinWait);
+    send(kEni0Port, tcp_from_eni(kEni0Mac, kRemote, kPod0, 8080, 43000, kFin | kAck));
+    EXPECT_EQ(state(), lb::CtState::kTcpTimeWait);
+    // TIME_WAIT lasts 120 s: the GC keeps it at 119 s and removes it after.
+    ct_->gc_step(now_ms_ + 119'000, lb::GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->size(), 1u);
+    ct_->gc_step(now_ms_ + 121'000, lb::GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->size(), 0u);
+    EXPECT_EQ(ct_->counters().expired, 1u);
+
+    send(kPod0Port, tcp_from_pod0(kVip, 43001, 80, kSyn));
+    send(kPod0Port, tcp_from_pod0(kVip, 43001, 80, kRst));
+    lb::CtDir d;
+    lb::CtKey k{rte_cpu_to_be_32(kPod0), rte_cpu_to_be_32(kVip), rte_cpu_to_be_16(43001), rte_cpu_to_be_16(80), 6,
+                {0, 0, 0}};
+    ASSERT_NE(ct_->lookup(k, d), nullptr);
+    EXPECT_EQ(static_cast<lb::CtState>(ct_->lookup(k, d)->state.load()), lb::CtState::kTcpClose);
+}
+
+TEST_F(LbStageTest, UdpFlowIsTrackedAndRepliedTimeoutApplies) {
+    apply({service("dns", kVip, 53, lb::Protocol::kUdp)},
+          {slice("dns", "d-1", {endpoint(kRemote, "node-b")}, 5353, lb::Protocol::kUdp)});
+    Out o = send(kPod0Port, udp_from_pod0(kVip, 33333, 53));
+    ASSERT_FALSE(o.dropped);
+    EXPECT_EQ(o.dst(), kRemote);
+    EXPECT_EQ(o.dport(), 5353);
+    // Unreplied: 30 s.
+    ct_->gc_step(now_ms_ + 31'000, lb::GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->size(), 0u);
+    o = send(kPod0Port, udp_from_pod0(kVip, 33333, 53));
+    PacketBuilder b;
+    b.eth(kVpcGwMac, kEni0Mac).ipv4(kRemote, kPod0).udp(5353, 33333).payload(30);
+    Out r = send(kEni0Port, b.build());
+    EXPECT_EQ(r.src(), kVip);
+    EXPECT_EQ(r.sport(), 53);
+    // Replied: 120 s.
+    ct_->gc_step(now_ms_ + 31'000, lb::GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->size(), 1u);
+    ct_->gc_step(now_ms_ + 121'000, lb::GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->size(), 0u);
+}
+
+TEST_F(LbStageTest, SctpIsTranslatedWithItsCrc32c) {
+    apply({service("sig", kVip, 3868, lb::Protocol::kSctp)},
+          {slice("sig", "s-1", {endpoint(kRemote, "node-b")}, 3869, lb::Protocol::kSctp)});
+    PacketBuilder b;
+    b.eth(kPod0Mac, kGwMac).ipv4(kPod0, kVip).sctp(2000, 3868).payload(24);
+    Out o = send(kPod0Port, b.build());  // send() verifies the CRC32c
+    ASSERT_FALSE(o.dropped);
+    EXPECT_EQ(o.dst(), kRemote);
+    EXPECT_EQ(o.dport(), 3869);
+}
+
+TEST_F(LbStageTest, IcmpErrorAboutATranslatedFlowIsReverseTranslated) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 44000, 80, kSyn));
+    ASSERT_FALSE(o.dropped);
+    // A router on the way says "fragmentation needed", quoting the translated packet.
+    std::vector<uint8_t> quote(o.frame.begin() + o.p.l3_off, o.frame.begin() + o.p.l3_off + 28);
+    std::vector<uint8_t> icmp = {3, 4, 0, 0, 0, 0, 0x05, 0xdc};
+    icmp.insert(icmp.end(), quote.begin(), quote.end());
+    const uint16_t ck = synth::internet_checksum(icmp);  // host order, stored big-endian
+    icmp[2] = static_cast<uint8_t>(ck >> 8);
+    icmp[3] = static_cast<uint8_t>(ck);
+    PacketBuilder b;
+    b.eth(kVpcGwMac, kEni0Mac).ipv4(ip("10.0.0.1"), kPod0).ip_proto(1).payload(icmp);
+    Out e = send(kEni0Port, b.build());
+    ASSERT_FALSE(e.dropped) << dp::drop_name(e.why);
+    EXPECT_EQ(e.port, kPod0Port);
+    EXPECT_EQ(e.src(), ip("10.0.0.1"));
+    EXPECT_EQ(e.dst(), kPod0);
+    // The quoted packet is what the pod sent: pod:44000 → VIP:80, with a valid header checksum.
+    const uint8_t* q = &e.frame[e.p.l4_off + 8];
+    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(q + 12)), kPod0);
+    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(q + 16)), kVip);
+    EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(q + 20)), 44000);
+    EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(q + 22)), 80);
+    EXPECT_EQ(synth::internet_checksum(std::span<const uint8_t>(q, 20)), 0);
+}
+
+// Kubernetes issue 81775: a rolling update replaces backend A by B while a client keeps
+// reusing one source port. No packet of a new connection may reach A once it is
+// terminating or deleted; established connections to a terminating A keep working.
+TEST_F(LbStageTest, RollingUpdateWithClientPortReuseNeverSendsANewConnectionToTheOldBackend) {
+    const uint16_t sport = 45000;
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, sport, 80, kSyn));
+    ASSERT_EQ(o.dst(), kRemote);
+    send(kEni0Port, tcp_from_eni(kEni0Mac, kRemote, kPod0, 8080, sport, kSyn | kAck));
+    send(kPod0Port, tcp_from_pod0(kVip, sport, 80, kAck));
+
+    // Step 1: B comes up, A turns terminating (still serving).
+    apply({service("web", kVip, 80)},
+          {slice("web", "web-1", {endpoint(kRemote, "node-b", false, true, true), endpoint(kRemote2, "node-c")})});
+    EXPECT_EQ(send(kPod0Port, tcp_from_pod0(kVip, sport, 80, kAck)).dst(), kRemote) << "established flow keeps A";
+    // The client closes and reconnects from the same port: the SYN must go to B.
+    EXPECT_EQ(send(kPod0Port, tcp_from_pod0(kVip, sport, 80, kSyn)).dst(), kRemote2);
+
+    // Step 2: A is deleted. Its flows are purged everywhere; any packet on an old tuple
+    // starts a new flow to B.
+    send(kPod0Port, tcp_from_pod0(kVip, sport + 1, 80, kSyn));  // another flow, to whichever
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote2, "node-c")})});
+    size_t to_a = 0;
+    for (uint16_t i = 0; i < 50; i++) {
+        const uint16_t sp = static_cast<uint16_t>(sport + (i % 5));
+        Out x = send(kPod0Port, tcp_from_pod0(kVip, sp, 80, i % 2 ? kAck : kSyn));
+        ASSERT_FALSE(x.dropped);
+        if (x.dst() == kRemote) to_a++;
+    }
+    EXPECT_EQ(to_a, 0u);
+    uint32_t flows_to_a = 0;
+    ct_->for_each([&](const lb::Flow& f) {
+        if (f.reply.src == rte_cpu_to_be_32(kRemote)) flows_to_a++;
+    });
+    EXPECT_EQ(flows_to_a, 0u);
+}
+
+TEST_F(LbStageTest, DeletedEndpointsFlowsArePurgedAndCounted) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    for (uint16_t i = 0; i < 20; i++) send(kPod0Port, tcp_from_pod0(kVip, static_cast<uint16_t>(46000 + i), 80, kSyn));
+    EXPECT_EQ(ct_->size(), 20u);
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote2, "node-c")})});
+    EXPECT_EQ(ct_->size(), 0u);
+    EXPECT_EQ(ct_->counters().purged, 20u);
+}
+
+class SmallConntrackTest : public LbStageTest {
+protected:
+    SmallConntrackTest() { max_flows_ = 64; }
+};
+
+TEST_F(SmallConntrackTest, FullTableDropsNewFlowsAndCountsThem) {
+    apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote, "node-b")})});
+    for (uint16_t i = 0; i < 64; i++)
+        ASSERT_FALSE(send(kPod0Port, tcp_from_pod0(kVip, static_cast<uint16_t>(47000 + i), 80, kSyn)).dropped);
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 48000, 80, kSyn));
+    EXPECT_TRUE(o.dropped);
+    EXPECT_EQ(o.why, dp::Drop::kCtFull);
+    EXPECT_EQ(ct_->counters().insert_failed, 1u);
+    // Established flows still pass.
+    EXPECT_FALSE(send(kPod0Port, tcp_from_pod0(kVip, 47000, 80, kAck)).dropped);
+}
+
+}  // namespace
+}  // namespace enidp::test
