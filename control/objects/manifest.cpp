@@ -156,10 +156,18 @@ struct Document {
     int line = 0;
 };
 
+// Line of the field at `pointer`, or of its nearest ancestor that has one, or `fallback`.
+int line_in(const LineMap& lines, std::string_view pointer, int fallback) {
+    std::string p(pointer);
+    for (;;) {
+        if (const auto it = lines.find(p); it != lines.end()) return it->second;
+        if (p.empty()) return fallback;
+        p.erase(p.rfind('/'));
+    }
+}
+
 Error doc_error(const Document& d, const std::string& object, const std::string& pointer, std::string message) {
-    const auto it = d.lines.find(pointer);
-    return Error{d.file, it != d.lines.end() ? it->second : d.line, object, pointer_to_path(pointer),
-                 std::move(message)};
+    return Error{d.file, line_in(d.lines, pointer, d.line), object, pointer_to_path(pointer), std::move(message)};
 }
 
 Result<Object> make_object(Document d) {
@@ -299,14 +307,7 @@ std::string Error::to_string() const {
     return out + message;
 }
 
-int Object::line_of(std::string_view pointer) const {
-    std::string p(pointer);
-    for (;;) {
-        if (const auto it = lines.find(p); it != lines.end()) return it->second;
-        if (p.empty()) return line;
-        p.erase(p.rfind('/'));
-    }
-}
+int Object::line_of(std::string_view pointer) const { return line_in(lines, pointer, line); }
 
 std::string Object::describe() const { return ns.empty() ? kind + " " + name : kind + " " + ns + "/" + name; }
 
