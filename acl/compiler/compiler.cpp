@@ -54,6 +54,7 @@ public:
             pod_by_key_[p.ns + "/" + p.name] = &p;
         }
         for (const auto& p : s_.policies) out_.policy_names.push_back(p.ns + "/" + p.name);
+        out_.payload_policies = s_.payload_policies;
     }
 
     const Pod* find_pod(const std::string& ns, const std::string& name) const {
@@ -65,6 +66,15 @@ public:
         for (int d = 0; d < kDirections; ++d) {
             const auto dir = static_cast<Direction>(d);
             DirectionRules& dr = pr.dir[d];
+            for (uint32_t pi = 0; pi < s_.payload_policies.size(); ++pi) {
+                const PayloadPolicy& pp = s_.payload_policies[pi];
+                const bool dir_ok =
+                    pp.direction == PayloadPolicy::Direction::kBoth ||
+                    (pp.direction == PayloadPolicy::Direction::kIngress) == (dir == Direction::kIngress);
+                if (!local.host_network && pp.ns == local.ns && dir_ok &&
+                    selector_matches(pp.pod_selector, local.labels))
+                    dr.payload_policies.push_back(pi);
+            }
             std::set<std::tuple<uint32_t, uint8_t, uint8_t, uint16_t, uint16_t>> seen;
             for (uint32_t pi = 0; pi < s_.policies.size(); ++pi) {
                 const NetworkPolicy& pol = s_.policies[pi];

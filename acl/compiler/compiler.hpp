@@ -17,11 +17,12 @@
 namespace enidp::acl {
 
 // Everything the compiler reads: all Namespaces, all Pods of the cluster (remote pods are
-// how selectors become IPs), all NetworkPolicies.
+// how selectors become IPs), all NetworkPolicies and PayloadPolicies.
 struct ClusterState {
     std::vector<Namespace> namespaces;
     std::vector<Pod> pods;
     std::vector<NetworkPolicy> policies;
+    std::vector<PayloadPolicy> payload_policies;
 };
 
 // A pod on this node, with the id the dataplane classifies it by.
@@ -47,6 +48,7 @@ struct DirectionRules {
     bool isolated = false;
     std::vector<uint32_t> selecting_policies;  // policies that isolate the pod in this direction
     std::vector<AllowEntry> entries;           // allow-list; deduplicated, first rule kept
+    std::vector<uint32_t> payload_policies;    // PayloadPolicies selecting the pod in this direction
 };
 
 struct PodRules {
@@ -60,9 +62,10 @@ struct PodRules {
 };
 
 struct CompiledPolicy {
-    std::vector<std::string> policy_names;  // "ns/name", same order as ClusterState::policies
-    std::vector<PodRules> pods;             // one per LocalPod, same order
-    std::vector<std::string> warnings;      // input the API server would have rejected, and how it was read
+    std::vector<std::string> policy_names;        // "ns/name", same order as ClusterState::policies
+    std::vector<PodRules> pods;                   // one per LocalPod, same order
+    std::vector<PayloadPolicy> payload_policies;  // copied from ClusterState (patterns, ports, actions)
+    std::vector<std::string> warnings;            // input the API server would have rejected, and how it was read
 };
 
 struct CompileResult {

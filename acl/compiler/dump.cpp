@@ -26,6 +26,18 @@ std::string ips_text(const PodRules& pod) {
     return s.empty() ? "-" : s;
 }
 
+std::string payload_text(const PayloadPolicy& p) {
+    static const char* kActions[] = {"deny", "allow", "log"};
+    std::string s = p.ns + "/" + p.name + " " + kActions[static_cast<int>(p.action)] + " ports";
+    if (p.ports.empty()) s += " *";
+    for (const PolicyPort& pp : p.ports)
+        s += " " + protocol_name(static_cast<uint8_t>(pp.protocol)) + "/" +
+             (pp.port ? std::to_string(*pp.port) + (pp.end_port ? "-" + std::to_string(*pp.end_port) : "")
+              : pp.port_name.empty() ? "*"
+                                     : pp.port_name);
+    return s + " patterns " + std::to_string(p.patterns.size());
+}
+
 }  // namespace
 
 std::string protocol_name(uint8_t protocol) {
@@ -48,15 +60,16 @@ std::string dump_pod_text(const CompiledPolicy& c, const PodRules& pod) {
         out += std::string("  ") + direction_name(d) + ": ";
         if (!dr.isolated) {
             out += "not isolated (everything allowed)\n";
-            continue;
+        } else {
+            out += "isolated by";
+            for (uint32_t p : dr.selecting_policies) out += " " + c.policy_names[p];
+            out += dr.entries.empty() ? "; deny all\n" : "\n";
         }
-        out += "isolated by";
-        for (uint32_t p : dr.selecting_policies) out += " " + c.policy_names[p];
-        out += dr.entries.empty() ? "; deny all\n" : "\n";
         for (const AllowEntry& e : dr.entries)
             out += "    allow " + format_prefix(e.addr, e.prefix_len) + " " + protocol_name(e.protocol) + " " +
                    port_range(e) + "  " + c.policy_names[e.policy] + " " + direction_name(d) + "[" +
                    std::to_string(e.rule) + "]\n";
+        for (uint32_t p : dr.payload_policies) out += "    payload " + payload_text(c.payload_policies[p]) + "\n";
     }
     return out;
 }
@@ -82,6 +95,8 @@ nlohmann::json dump_pod_json(const CompiledPolicy& c, const PodRules& pod) {
                                    {"port_hi", e.port_hi},
                                    {"policy", c.policy_names[e.policy]},
                                    {"rule", e.rule}});
+        jd["payload"] = nlohmann::json::array();
+        for (uint32_t p : dr.payload_policies) jd["payload"].push_back(payload_text(c.payload_policies[p]));
     }
     return j;
 }

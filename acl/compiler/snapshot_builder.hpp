@@ -18,10 +18,20 @@ struct BuildResult {
     std::string error;
 };
 
+struct BuildOptions {
+    int socket_id = -1;    // SOCKET_ID_ANY
+    unsigned workers = 1;  // Hyperscan scratches to clone, one per worker index
+};
+
 class SnapshotBuilder {
 public:
-    // generation: stamped into the snapshot (the caller's publication counter).
-    static BuildResult build(const CompiledPolicy& compiled, uint64_t generation, int socket_id = -1 /*any*/);
+    // generation: stamped into the snapshot (the caller's publication counter). Errors:
+    // rte_acl failures, and Hyperscan pattern compile errors as
+    // "payloadpolicy ns/name pattern #i \"regex\": message".
+    static BuildResult build(const CompiledPolicy& compiled, uint64_t generation, const BuildOptions& opt = {});
+
+private:
+    static std::string build_payload(const CompiledPolicy& compiled, const BuildOptions& opt, PolicySnapshot& snap);
 };
 
 }  // namespace enidp::acl

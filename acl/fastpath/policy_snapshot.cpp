@@ -1,5 +1,7 @@
 #include "acl/fastpath/policy_snapshot.hpp"
 
+#include "acl/fastpath/payload.hpp"
+
 namespace enidp::acl {
 
 PolicySnapshot::~PolicySnapshot() {

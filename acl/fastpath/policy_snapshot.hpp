@@ -9,12 +9,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <rte_acl.h>
 
 namespace enidp::acl {
+
+class PayloadSnapshot;  // acl/fastpath/payload.hpp
 
 enum class Direction : uint8_t { kIngress = 0, kEgress = 1 };
 inline constexpr int kDirections = 2;
@@ -67,6 +70,9 @@ public:
         return rule_id != 0 && rule_id <= rules_.size() ? &rules_[rule_id - 1] : nullptr;
     }
 
+    // worker: the Hyperscan payload rules; null when no PayloadPolicy has patterns.
+    const PayloadSnapshot* payload() const { return payload_.get(); }
+
     // control thread
     const std::vector<std::string>& policy_names() const { return policy_names_; }
     size_t acl_rule_count(Direction d) const { return acl_rules_[static_cast<int>(d)]; }
@@ -80,6 +86,7 @@ private:
     std::vector<uint8_t> flags_;
     std::vector<RuleRef> rules_;
     std::vector<std::string> policy_names_;  // "ns/name"
+    std::unique_ptr<PayloadSnapshot> payload_;
 };
 
 }  // namespace enidp::acl
