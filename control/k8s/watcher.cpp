@@ -150,6 +150,16 @@ private:
         f(state_);
     }
 
+    // Updates the state and queues the event in one critical section, so that whoever sees
+    // one sees the other: the state already counts an event the consumer drained, and an
+    // event is already queued once the state says so.
+    template <typename F>
+    void deliver(Event ev, F&& f) {
+        std::lock_guard lock(mutex_);
+        f(state_);
+        queue_.push(std::move(ev));
+    }
+
     bool list() {
         ListResult result;
         const Status s = client_.list(query_, options_.list_limit, result, &cancel_);
@@ -160,8 +170,7 @@ private:
         rv_ = result.resource_version;
         nlohmann::json all = nlohmann::json::array();
         for (auto& item : result.items) all.push_back(std::move(item));
-        queue_.push({state_.resource, EventType::kSynced, std::move(all), rv_});
-        update([&](ResourceState& st) {
+        deliver({state_.resource, EventType::kSynced, std::move(all), rv_}, [&](ResourceState& st) {
             st.synced = true;
             st.relists += st.lists > 0 ? 1 : 0;
             ++st.lists;
@@ -201,6 +210,7 @@ private:
                     update([&](ResourceState& st) {
                         ++st.bookmarks;
                         st.resource_version = rv_;
+                        st.last_error.clear();  // the server answers again
                     });
                     return true;
                 }
@@ -216,11 +226,11 @@ private:
                     return false;
                 }
                 if (!rv.empty()) rv_ = rv;
-                queue_.push({state_.resource, type, std::move(ev.object), rv});
                 ++delivered;
-                update([&](ResourceState& st) {
+                deliver({state_.resource, type, std::move(ev.object), rv}, [&](ResourceState& st) {
                     ++st.events;
                     st.resource_version = rv_;
+                    st.last_error.clear();
                 });
                 return true;
             },
