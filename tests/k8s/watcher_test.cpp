@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -403,6 +404,60 @@ TEST_F(WatcherTest, StopIsPromptDuringWatchAndBackoff) {
     const auto t1 = std::chrono::steady_clock::now();
     w2.stop();  // blocked in open watches
     EXPECT_LT(std::chrono::steady_clock::now() - t1, 1s);
+}
+
+}  // namespace
+}  // namespace enidp::k8s
+
+namespace enidp::k8s {
+namespace {
+
+// HTTPS with the CA from a file, from kubeconfig certificate-authority-data, with
+// insecure-skip-tls-verify, and without any: a clear TLS error.
+TEST(ClientTls, VerifiesTheServerCertificate) {
+    const std::string cert = testdata("tls.crt");
+    FakeApiServer server(
+        {"--token", kToken, "--tls-cert", cert, "--tls-key", testdata("tls.key"), testdata("cluster.yaml")});
+    const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+    const Query pods{"/api/v1/pods", "", ""};
+    ListResult list;
+
+    auto with_ca = from_flags(url, kToken, cert, false);
+    ASSERT_TRUE(ok(with_ca));
+    Status st = Client(std::get<ConnectionSettings>(with_ca)).list(pods, 2, list);
+    EXPECT_TRUE(st.ok()) << st.message;
+    EXPECT_EQ(list.items.size(), 3u);
+
+    std::ifstream in(cert);
+    const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string b64;
+    for (size_t i = 0; i < pem.size(); i += 3) {
+        uint32_t v = static_cast<uint8_t>(pem[i]) << 16;
+        if (i + 1 < pem.size()) v |= static_cast<uint8_t>(pem[i + 1]) << 8;
+        if (i + 2 < pem.size()) v |= static_cast<uint8_t>(pem[i + 2]);
+        b64 += kB64[(v >> 18) & 63];
+        b64 += kB64[(v >> 12) & 63];
+        b64 += i + 1 < pem.size() ? kB64[(v >> 6) & 63] : '=';
+        b64 += i + 2 < pem.size() ? kB64[v & 63] : '=';
+    }
+    auto kc = from_kubeconfig_string(
+        "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
+        "clusters: [{name: c, cluster: {server: '" +
+            url + "', certificate-authority-data: " + b64 + "}}]\nusers: [{name: u, user: {token: " + kToken + "}}]\n",
+        "tls-test", "");
+    ASSERT_TRUE(ok(kc)) << std::get<Error>(kc).message;
+    st = Client(std::get<ConnectionSettings>(kc)).list(pods, 0, list);
+    EXPECT_TRUE(st.ok()) << st.message;
+
+    auto insecure = from_flags(url, kToken, "", true);
+    st = Client(std::get<ConnectionSettings>(insecure)).list(pods, 0, list);
+    EXPECT_TRUE(st.ok()) << st.message;
+
+    auto untrusted = from_flags(url, kToken, "", false);
+    st = Client(std::get<ConnectionSettings>(untrusted)).list(pods, 0, list);
+    EXPECT_EQ(st.failure, Failure::kTransport);
+    EXPECT_NE(st.message.find("certificate"), std::string::npos) << st.message;
 }
 
 }  // namespace
