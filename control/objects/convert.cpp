@@ -452,6 +452,10 @@ void read_annotations(const Field& annotations, const Meta& meta, lb::Service& s
 lb::Service service(const Object& o) {
     expect_api(o, "v1");
     const Meta meta = read_meta(o, true);
+    // Service names are DNS-1035 labels: they become DNS names and environment variables.
+    if (o.name[0] < 'a' || o.name[0] > 'z') {
+        Field(&o.body, "")["metadata"]["name"].fail(in_quotes(o.name) + ": must start with a lower case letter");
+    }
     const Field root(&o.body, "");
     const Field spec = root["spec"];
     lb::Service svc;
@@ -812,6 +816,14 @@ std::optional<std::string> ignore_reason(const Object& o) {
         const auto family = o.body.find("addressType");
         if (family != o.body.end() && family->is_string() && *family != "IPv4") {
             return "addressType " + family->get<std::string>() + ": only IPv4 slices are programmed";
+        }
+    } else if (o.kind == kKindPod) {
+        const auto status = o.body.find("status");
+        if (status != o.body.end() && status->is_object()) {
+            const auto phase = status->find("phase");
+            if (phase != status->end() && (*phase == "Succeeded" || *phase == "Failed")) {
+                return "phase " + phase->get<std::string>() + ": a finished Pod no longer holds its IP";
+            }
         }
     }
     return std::nullopt;

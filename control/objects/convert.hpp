@@ -42,7 +42,8 @@ Result<Model> convert(const Object&);
 // program it, or nullopt when it is ours. A Service labelled
 // `service.kubernetes.io/service-proxy-name` (any value) belongs to another proxy; an
 // EndpointSlice labelled `service.kubernetes.io/headless`, without the
-// `kubernetes.io/service-name` label, or with an addressType other than IPv4 is skipped.
+// `kubernetes.io/service-name` label, or with an addressType other than IPv4 is skipped; so is
+// a Pod in phase Succeeded or Failed (its IP may already belong to another Pod).
 // Objects that are not ours are neither validated nor stored.
 std::optional<std::string> ignore_reason(const Object&);
 

@@ -19,6 +19,16 @@ json comparable_body(const json& body) {
             meta->erase(key);
         }
     }
+    // A Pod's status changes all the time (conditions, container states); only its IPs and
+    // phase (a finished Pod is dropped, see ignore_reason) are read.
+    if (auto status = out.find("status");
+        status != out.end() && status->is_object() && out.value("kind", "") == "Pod") {
+        json kept = json::object();
+        for (const char* key : {"podIP", "podIPs", "phase"}) {
+            if (status->contains(key)) kept[key] = (*status)[key];
+        }
+        *status = std::move(kept);
+    }
     return out;
 }
 

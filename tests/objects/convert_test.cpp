@@ -453,6 +453,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: a, labels: "
                    "{kubernetes.io/service-name: a}}\naddressType: IPv4\n",
                    ""},
+        FilterCase{"failed_pod", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus: {phase: Failed}\n",
+                   "phase Failed: a finished Pod no longer holds its IP"},
+        FilterCase{"running_pod", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus: {phase: Running}\n", ""},
         FilterCase{"policy_with_proxy_label",
                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, labels: "
                    "{service.kubernetes.io/service-proxy-name: x}}\nspec: {}\n",
@@ -506,6 +509,8 @@ std::vector<BadCase> bad_cases() {
         "bad.yaml:1: Service default/a: apiVersion: unsupported apiVersion \"v2\" for Service (expected v1)");
     add("bad_name", "apiVersion: v1\nkind: Service\nmetadata: {name: Web}\n",
         "bad.yaml:3: Service default/Web: metadata.name: \"Web\": must consist of lower case letters, digits and '-'");
+    add("service_name_digit", "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n",
+        "bad.yaml:3: Service default/1web: metadata.name: \"1web\": must start with a lower case letter");
     add("bad_label", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    app: -x\n",
         "bad.yaml:6: Pod default/p: metadata.labels.app: label value \"-x\": must start and end with a letter or "
         "digit");

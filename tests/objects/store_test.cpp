@@ -74,6 +74,19 @@ TEST(Store, IdenticalApplyIsANoOp) {
     EXPECT_EQ(store.generation(), 1u);
 }
 
+TEST(Store, PodStatusOtherThanIpsAndPhaseIsNotAChange) {
+    Store store;
+    const std::string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus:\n  podIP: 10.0.0.1\n";
+    applied(store.apply(load_one(pod + "  conditions: [{type: Ready, status: 'False'}]\n"), Source::kWatch));
+    EXPECT_FALSE(applied(store.apply(load_one(pod + "  conditions: [{type: Ready, status: 'True'}]\n"), Source::kWatch))
+                     .changed);
+    EXPECT_TRUE(applied(store.apply(load_one(pod + "  podIPs: [{ip: 10.0.0.1}]\n"), Source::kWatch)).changed);
+    const ApplyOutcome done = applied(store.apply(load_one(pod + "  phase: Succeeded\n"), Source::kWatch));
+    EXPECT_TRUE(done.changed);
+    EXPECT_EQ(done.ignored, "phase Succeeded: a finished Pod no longer holds its IP");
+    EXPECT_TRUE(store.list("Pod").empty());
+}
+
 TEST(Store, InvalidObjectLeavesTheStoreUnchanged) {
     Store store;
     applied(store.apply(service("web", 80), Source::kManifest));
