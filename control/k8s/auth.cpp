@@ -314,4 +314,27 @@ Result<ConnectionSettings> from_flags(const std::string& server, const std::stri
     return s;
 }
 
+// ---- precedence ----
+
+Result<ConnectionSettings> load_connection(const ConnectionOptions& o) {
+    if (!o.server.empty()) return from_flags(o.server, o.token, o.ca_file, o.insecure_skip_tls_verify);
+    std::string kubeconfig = o.kubeconfig;
+    if (kubeconfig.empty() && o.use_env_kubeconfig) {
+        // $KUBECONFIG may list several files; like kubectl without merging, use the first.
+        if (const char* env = std::getenv("KUBECONFIG"); env != nullptr) {
+            kubeconfig = std::string(env).substr(0, std::string(env).find(':'));
+        }
+    }
+    if (!kubeconfig.empty()) {
+        auto r = from_kubeconfig(kubeconfig, o.context);
+        if (ok(r) && !o.token.empty()) {  // an explicit token overrides the kubeconfig user's
+            auto& s = std::get<ConnectionSettings>(r);
+            s.token =
+                o.token.rfind('@', 0) == 0 ? TokenSource::from_file(o.token.substr(1)) : TokenSource::fixed(o.token);
+        }
+        return r;
+    }
+    return from_in_cluster(o.in_cluster);
+}
+
 }  // namespace enidp::k8s

@@ -96,6 +96,21 @@ Result<ConnectionSettings> from_kubeconfig_string(const std::string& yaml, const
 Result<ConnectionSettings> from_flags(const std::string& server, const std::string& token_or_file,
                                       const std::string& ca_file, bool insecure_skip_tls_verify);
 
+// How the daemon's command line or config says to connect. Precedence, as kubectl:
+// server set → from_flags; else kubeconfig set (or $KUBECONFIG when use_env_kubeconfig)
+// → from_kubeconfig; else in-cluster.
+struct ConnectionOptions {
+    std::string server;   // --server URL
+    std::string token;    // --token value, or "@/path" for a token file
+    std::string ca_file;  // --certificate-authority
+    bool insecure_skip_tls_verify = false;
+    std::string kubeconfig;  // --kubeconfig path
+    std::string context;     // --context (kubeconfig only)
+    bool use_env_kubeconfig = true;
+    InClusterPaths in_cluster;  // tests move these
+};
+Result<ConnectionSettings> load_connection(const ConnectionOptions& options);
+
 // RFC 4648 base64 (kubeconfig *-data fields); whitespace is skipped, anything else invalid is an Error.
 Result<std::string> base64_decode(const std::string& text);
 

@@ -126,13 +126,19 @@ Status Client::perform(const std::string& path_and_query, long timeout_seconds, 
     char curl_error[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    // No signals from libcurl in a threaded process. libcurl sends with MSG_NOSIGNAL, but the
+    // daemon should ignore SIGPIPE anyway (a TLS library may write on its own).
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT, timeout_seconds);
+    // A watch can be silent for minutes; keepalive probes notice a peer that vanished
+    // without a reset (node or LB gone) within about a minute instead of at the timeout.
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "enidp/0.1");
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the server offers it
 
@@ -162,9 +168,10 @@ Status Client::perform(const std::string& path_and_query, long timeout_seconds, 
     curl_multi_add_handle(multi, easy);
     if (cancel != nullptr) cancel->attach(multi);
     bool cancelled = false;
+    CURLMcode multi_code = CURLM_OK;
     int running = 1;
     while (running != 0) {
-        if (curl_multi_perform(multi, &running) != CURLM_OK) break;
+        if ((multi_code = curl_multi_perform(multi, &running)) != CURLM_OK) break;
         if (running == 0) break;
         if (cancel != nullptr && cancel->cancelled()) {
             cancelled = true;
@@ -184,6 +191,8 @@ Status Client::perform(const std::string& path_and_query, long timeout_seconds, 
     if (t.http_status == 0) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t.http_status);
 
     if (cancelled) return {Failure::kCancelled, t.http_status, where + ": cancelled"};
+    if (multi_code != CURLM_OK)
+        return {Failure::kTransport, t.http_status, where + ": " + curl_multi_strerror(multi_code)};
     if (t.stopped_by_sink) return {Failure::kNone, t.http_status, ""};
     if (t.http_status != 0 && t.http_status != 200) {
         const auto body = nlohmann::json::parse(t.error_body, nullptr, false);

@@ -208,3 +208,47 @@ TEST(Base64, DecodesAndRejects) {
 
 }  // namespace
 }  // namespace enidp::k8s
+
+namespace enidp::k8s {
+namespace {
+
+TEST(LoadConnection, FlagsThenKubeconfigThenInCluster) {
+    const auto dir = std::filesystem::temp_directory_path() / ("enidp-k8s-load-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string kc = (dir / "config").string();
+    std::ofstream(kc) << "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+                         "clusters: [{name: c, cluster: {server: 'https://from-kubeconfig:6443'}}]\n"
+                         "users: [{name: u, user: {token: kc-token}}]\n";
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBECONFIG");
+
+    ConnectionOptions o;
+    o.server = "http://127.0.0.1:1";
+    o.kubeconfig = kc;
+    auto r = load_connection(o);
+    ASSERT_TRUE(ok(r));
+    EXPECT_EQ(std::get<ConnectionSettings>(r).server, "http://127.0.0.1:1") << "--server wins";
+
+    o.server.clear();
+    r = load_connection(o);
+    ASSERT_TRUE(ok(r));
+    EXPECT_EQ(std::get<ConnectionSettings>(r).server, "https://from-kubeconfig:6443");
+    EXPECT_EQ(std::get<ConnectionSettings>(r).token->current(), "kc-token");
+    o.token = "override";
+    EXPECT_EQ(std::get<ConnectionSettings>(load_connection(o)).token->current(), "override");
+
+    o = {};
+    setenv("KUBECONFIG", (kc + ":/other").c_str(), 1);
+    r = load_connection(o);
+    ASSERT_TRUE(ok(r));
+    EXPECT_EQ(std::get<ConnectionSettings>(r).server, "https://from-kubeconfig:6443") << "first $KUBECONFIG file";
+    unsetenv("KUBECONFIG");
+
+    r = load_connection(o);
+    ASSERT_FALSE(ok(r));
+    EXPECT_NE(std::get<Error>(r).message.find("not running in a cluster"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace enidp::k8s

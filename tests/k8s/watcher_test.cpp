@@ -324,6 +324,24 @@ TEST_F(WatcherTest, ServerRestartMidWatchReconnects) {
     std::remove(state_file.c_str());
 }
 
+// Restarted from the manifests alone (an etcd restored from an older backup, say): the
+// client's resourceVersion is ahead of the server's, the watch gets 410 and a relist
+// brings the client back to what the server has.
+TEST_F(WatcherTest, ServerRestartWithoutHistoryRelists) {
+    watch({Resource::kServices});
+    ASSERT_FALSE(HasFailure());
+    FakeApiServer& server = *server_;
+    server.post("/_test/apply", service("shop", "lost-on-restart"));
+    ASSERT_TRUE(
+        pump(queue_, mirror_, [&] { return mirror_.names(Resource::kServices).contains("shop/lost-on-restart"); }));
+
+    server.restart();
+    ASSERT_TRUE(pump(queue_, mirror_, [&] { return mirror_.count(Resource::kServices, EventType::kSynced) == 2; }));
+    EXPECT_EQ(mirror_.names(Resource::kServices),
+              (std::set<std::string>{"default/kubernetes", "shop/cache", "shop/db", "shop/web"}));
+    EXPECT_EQ(state_of(*watchers_, Resource::kServices).relists, 1u);
+}
+
 TEST_F(WatcherTest, WrongTokenIsAClearError) {
     FakeApiServer server({"--token", kToken, testdata("cluster.yaml")});
     Client client(connect(server, "not-the-token"));
