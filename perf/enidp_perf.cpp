@@ -23,6 +23,7 @@
 #include "dataplane/runtime/eal.hpp"
 #include "perf/scenario.hpp"
 #include "perf/synth/pcap_gen.hpp"
+#include "lb/builder/table_builder.hpp"
 
 namespace {
 
@@ -104,6 +105,26 @@ int run(int argc, char** argv) {
         ports.push_back(*p.existing_port);
         names.push_back("pod " + p.key);
     }
+    double services_build_ms = 0;
+    if (st.ok && !sc.services.empty()) {
+        // The same builder the daemon and the control plane use.
+        const auto t0 = std::chrono::steady_clock::now();
+        lb::StableIds ids(sc.runtime.max_service_ports, sc.runtime.max_backends);
+        lb::BuildOptions opt;
+        opt.generation = 1;
+        if (sc.maglev_table_size) opt.maglev_default_size = sc.maglev_table_size;
+        lb::BuildResult r = lb::build_table(sc.services, sc.slices, sc.node, opt, ids);
+        if (!r.errors.empty()) {
+            st = dp::Status::error("services: " + r.errors.front());
+        } else {
+            dataplane->set_services(std::shared_ptr<const lb::ServiceTable>(std::move(r.table)), r.backend_status,
+                                    r.retired_backends);
+            services_build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (!quiet)
+                std::printf("enidp-perf: %zu services built and published in %.1f ms\n", sc.services.size(),
+                            services_build_ms);
+        }
+    }
     if (st.ok) st = dataplane->start_workers();
     if (!st.ok) {
         std::fprintf(stderr, "enidp-perf: %s\n", st.message.c_str());
@@ -175,6 +196,12 @@ int run(int argc, char** argv) {
     j["drops_total"] = counters["drops_total"];
     j["events"] = counters["events"];
     j["ports"] = counters["ports"];
+    j["services"] = sc.services.size();
+    j["services_build_ms"] = services_build_ms;
+    j["conntrack"] = {{"flows", c.lb.conntrack.flows},
+                      {"inserted", c.lb.conntrack.inserted},
+                      {"insert_failed", c.lb.conntrack.insert_failed},
+                      {"capacity", c.lb.conntrack.capacity}};
     std::printf("\n  ==================== enidp-perf summary ====================\n");
     std::printf("  forwarded: %.3f Mpps (median of %zu steady seconds), %.1f cycles/packet per worker\n", pps / 1e6,
                 steady.size(), j["cycles_per_packet"].get<double>());

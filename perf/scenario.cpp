@@ -69,12 +69,78 @@ private:
     std::string source_;
 };
 
+// `services:` — `count` ClusterIP Services on consecutive addresses from `cluster_ip`,
+// each with `endpoints` remote endpoints on consecutive addresses from `endpoint_ip`.
+void parse_services(const Reader& r, const YAML::Node& sv, Scenario& s) {
+    const std::string w = "services";
+    r.only_keys(sv, w, {"count", "cluster_ip", "port", "protocol", "target_port", "endpoints", "endpoint_ip", "algorithm",
+                        "maglev_table_size"});
+    const auto count = r.integer<uint32_t>(r.required(sv, "count", w), w + ".count", 1, 1u << 20);
+    const uint32_t vip0 = rte_be_to_cpu_32(r.ipv4(r.required(sv, "cluster_ip", w), w + ".cluster_ip"));
+    const uint16_t port = sv["port"] ? r.integer<uint16_t>(sv["port"], w + ".port", 1, 65535) : 80;
+    const uint16_t target = sv["target_port"] ? r.integer<uint16_t>(sv["target_port"], w + ".target_port", 1, 65535) : 8080;
+    const auto eps = sv["endpoints"] ? r.integer<uint32_t>(sv["endpoints"], w + ".endpoints", 0, 65535) : 1;
+    const uint32_t ep0 = sv["endpoint_ip"] ? rte_be_to_cpu_32(r.ipv4(sv["endpoint_ip"], w + ".endpoint_ip"))
+                                           : (10u << 24 | 128u << 16);
+    lb::Protocol proto = lb::Protocol::kUdp;
+    if (const YAML::Node pn = sv["protocol"]) {
+        const std::string v = pn.Scalar();
+        if (v == "tcp") proto = lb::Protocol::kTcp;
+        else if (v == "udp") proto = lb::Protocol::kUdp;
+        else if (v == "sctp") proto = lb::Protocol::kSctp;
+        else r.fail(pn, w + ".protocol: expected tcp, udp or sctp");
+    }
+    lb::Algorithm algo = lb::Algorithm::kMaglev;
+    if (const YAML::Node an = sv["algorithm"]) {
+        static const std::pair<const char*, lb::Algorithm> kAlgos[] = {
+            {"maglev", lb::Algorithm::kMaglev},         {"random", lb::Algorithm::kRandom},
+            {"round-robin", lb::Algorithm::kRoundRobin}, {"weighted", lb::Algorithm::kWeighted},
+            {"least-conn", lb::Algorithm::kLeastConn}};
+        bool ok = false;
+        for (const auto& [name, a] : kAlgos)
+            if (an.Scalar() == name) {
+                algo = a;
+                ok = true;
+            }
+        if (!ok) r.fail(an, w + ".algorithm: expected maglev, random, round-robin, weighted or least-conn");
+    }
+    if (sv["maglev_table_size"])
+        s.maglev_table_size = r.integer<uint32_t>(sv["maglev_table_size"], w + ".maglev_table_size", 3, 1u << 24);
+    s.node.name = "perf-node";
+    s.services.reserve(count);
+    s.slices.reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+        lb::Service svc;
+        svc.ns = "perf";
+        svc.name = "svc-" + std::to_string(i);
+        svc.cluster_ips = {rte_cpu_to_be_32(vip0 + i)};
+        svc.ports = {lb::ServicePortSpec{"", proto, port, target, "", 0}};
+        svc.algorithm = algo;
+        lb::EndpointSlice sl;
+        sl.ns = svc.ns;
+        sl.name = svc.name + "-1";
+        sl.service_name = svc.name;
+        sl.ports = {lb::EndpointPort{"", proto, target}};
+        for (uint32_t e = 0; e < eps; e++) {
+            lb::Endpoint ep;
+            ep.addresses = {rte_cpu_to_be_32(ep0 + i * eps + e)};
+            ep.node_name = "other-node";
+            sl.endpoints.push_back(ep);
+        }
+        s.services.push_back(std::move(svc));
+        s.slices.push_back(std::move(sl));
+    }
+}
+
 Scenario parse(const YAML::Node& root, const std::string& source) {
     Reader r(source);
     Scenario s;
     s.source = source;
     s.runtime.idle_enabled = false;  // perf runs spin
-    r.only_keys(root, "scenario", {"workers", "burst", "rx_desc", "tx_desc", "mbufs", "gateway_mac", "enis", "pods"});
+    r.only_keys(root, "scenario",
+                {"workers", "burst", "rx_desc", "tx_desc", "mbufs", "gateway_mac", "enis", "pods", "services", "conntrack_max"});
+    if (root["conntrack_max"])
+        s.runtime.conntrack_max = r.integer<uint32_t>(root["conntrack_max"], "conntrack_max", 64, 64u << 20);
     if (root["workers"]) s.runtime.workers = r.integer<uint16_t>(root["workers"], "workers", 1, dp::kMaxWorkers);
     if (root["burst"]) s.runtime.burst = r.integer<uint16_t>(root["burst"], "burst", 1, dp::kMaxBurst);
     if (root["rx_desc"]) s.runtime.rx_desc = r.integer<uint16_t>(root["rx_desc"], "rx_desc", 64, 4096);
@@ -129,6 +195,7 @@ Scenario parse(const YAML::Node& root, const std::string& source) {
             s.pods.push_back(ps);
         }
     }
+    if (const YAML::Node sv = root["services"]) parse_services(r, sv, s);
     return s;
 }
 

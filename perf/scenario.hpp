@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dataplane/runtime/spec.hpp"
+#include "lb/model/service.hpp"
 
 namespace enidp::perf {
 
@@ -15,6 +16,11 @@ struct Scenario {
     dp::RuntimeSpec runtime;
     std::vector<dp::EniSpec> enis;
     std::vector<dp::PodSpec> pods;
+    // Synthetic Services (`services:`), built into the Service table by lb/builder.
+    std::vector<lb::Service> services;
+    std::vector<lb::EndpointSlice> slices;
+    lb::NodeInfo node;
+    uint32_t maglev_table_size = 0;  // 0: the builder's default
 };
 
 struct ScenarioError {

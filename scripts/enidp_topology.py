@@ -56,7 +56,8 @@ def link_exists(name, netns=None):
 
 
 class Topology:
-    def __init__(self, build_dir, prefix="enidp-demo", pods=("pod-a", "pod-b"), workdir=None):
+    def __init__(self, build_dir, prefix="enidp-demo", pods=("pod-a", "pod-b"), workdir=None, manifests=None,
+                 node_ips=()):
         self.build = os.path.abspath(build_dir)
         self.prefix = prefix
         self.vpc = f"{prefix}-vpc"
@@ -65,6 +66,8 @@ class Topology:
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{prefix}-")
         self.config = os.path.join(self.dir, "enidp.yaml")
         self.stats_file = os.path.join(self.dir, "stats.json")
+        self.manifests = manifests      # Kubernetes YAML (Services, EndpointSlices) or None
+        self.node_ips = list(node_ips)
         self.enidp = None
         self.pod_procs = {}
         self.logs = []
@@ -88,8 +91,13 @@ class Topology:
             "idle_backoff: {enabled: true, after_us: 100, sleep_us: 200}",
             f'gateway_mac: "{ROUTER_MAC}"',
             f"stats: {{interval_ms: 0, file: {self.stats_file}}}",
-            "enis:",
         ]
+        if self.manifests is not None:
+            self.write_manifests(self.manifests)
+            lines.append("manifests: [services.yaml]")
+        if self.node_ips:
+            lines.append("node_ips: [" + ", ".join(self.node_ips) + "]")
+        lines.append("enis:")
         for name in self.pods:  # every ENI exists from the start; pods come and go
             p = PODS[name]
             lines += [
@@ -117,6 +125,11 @@ class Topology:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
         return self.config
+
+    def write_manifests(self, text):
+        self.manifests = text
+        with open(os.path.join(self.dir, "services.yaml"), "w") as f:
+            f.write(text)
 
     # ---------------------------------------------------------------- VPC
     def setup_vpc(self):

@@ -531,7 +531,7 @@ Pod parse_pod(const Field& item, const Config& c, Seen& seen) {
 Config parse_config(const YAML::Node& root, const std::string& source) {
     const MapReader top(Field{root, "", line_of(root, 1)},
                         {"node_name", "eal", "workers", "burst", "rx_desc", "tx_desc", "mempool", "idle_backoff",
-                         "gateway_mac", "stats", "enis", "pods"});
+                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb"});
     Config c;
     c.source = source;
     c.gateway_mac = kDefaultGatewayMac;
@@ -577,6 +577,27 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
             return v;
         });
         m.read("file", c.stats_file, read_string);
+    }
+
+    top.read("node_zone", c.node_zone, read_string);
+    if (const Field* f = top.get("node_ips"))
+        for_each_item(*f, [&](const Field& item) { c.node_ips.push_back(read_ipv4(item)); });
+    if (const Field* f = top.get("manifests"))
+        for_each_item(*f, [&](const Field& item) { c.manifests.push_back(read_string(item)); });
+    if (const Field* f = top.get("lb")) {
+        const MapReader m(*f, {"conntrack_max", "affinity_max", "maglev_table_size", "snat_port_min", "snat_port_max",
+                               "ct_tcp_established_s", "ct_udp_s", "ct_udp_stream_s"});
+        m.read("conntrack_max", c.lb.conntrack_max, int_in(64, 64 << 20));
+        m.read("affinity_max", c.lb.affinity_max, int_in(64, 16 << 20));
+        m.read("maglev_table_size", c.lb.maglev_table_size, int_in(3, 1 << 24));
+        m.read("snat_port_min", c.lb.snat_port_min, int_in(1024, 65535));
+        m.read("snat_port_max", c.lb.snat_port_max, int_in(1024, 65535));
+        if (c.lb.snat_port_min > c.lb.snat_port_max)
+            f->fail("snat_port_min " + std::to_string(c.lb.snat_port_min) + " is above snat_port_max " +
+                    std::to_string(c.lb.snat_port_max));
+        m.read("ct_tcp_established_s", c.lb.ct_tcp_established_s, int_in(1, 30 * 86400));
+        m.read("ct_udp_s", c.lb.ct_udp_s, int_in(1, 86400));
+        m.read("ct_udp_stream_s", c.lb.ct_udp_stream_s, int_in(1, 86400));
     }
 
     const Field& enis = top.require("enis");

@@ -85,9 +85,27 @@ struct Pod {
     std::string key() const { return ns + "/" + name; }
 };
 
+// Service load balancing (lb/): table sizes and conntrack.
+struct LbSettings {
+    uint32_t conntrack_max = 262144;      // flows
+    uint32_t affinity_max = 65536;        // sessionAffinity (client, Service port) entries
+    uint32_t maglev_table_size = 16381;   // default Maglev table size (prime, >= 100 x backends)
+    uint16_t snat_port_min = 61000;       // client-side ports for SNAT and clashing tuples
+    uint16_t snat_port_max = 65535;
+    uint32_t ct_tcp_established_s = 86400;
+    uint32_t ct_udp_s = 30;               // unreplied
+    uint32_t ct_udp_stream_s = 120;       // replied
+};
+
 struct Config {
     std::string source;          // file the config was read from
     std::string node_name;
+    std::string node_zone;       // topology.kubernetes.io/zone, for topology hints
+    std::vector<Ipv4> node_ips;  // addresses whose NodePorts this node serves
+    // Kubernetes manifests (files or directories; relative to the config file) with
+    // Services, EndpointSlices, ...: the node's desired state until the API watcher runs.
+    std::vector<std::string> manifests;
+    LbSettings lb;
     EalSettings eal;
     uint16_t workers = 1;
     uint16_t burst = 32;

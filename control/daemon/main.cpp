@@ -2,7 +2,9 @@
 // runs the workers, and serves the control loop on the main lcore:
 //   every 100 ms  link state, gateway ARP            (Dataplane::tick)
 //   every second  stats file                          (stats.file)
-//   SIGHUP        re-read the config, apply changes to `pods` (hot-plug / unplug)
+//   SIGHUP        re-read the config, apply changes to `pods` (hot-plug / unplug) and
+//                 reload the Kubernetes manifests (Services, EndpointSlices, ...)
+//   on change     rebuild and publish the Service table (control/reconcile)
 //   SIGINT/TERM   stop workers, print final counters, release every port
 #include <csignal>
 #include <cstdio>
@@ -15,6 +17,8 @@
 #include <rte_cycles.h>
 
 #include "control/config/config.hpp"
+#include "control/objects/store.hpp"
+#include "control/reconcile/services.hpp"
 #include "control/daemon/specs.hpp"
 #include "control/report/report.hpp"
 #include "dataplane/runtime/dataplane.hpp"
@@ -74,6 +78,42 @@ void reload(dp::Dataplane& dataplane, const config::Config& boot, std::map<std::
     }
 }
 
+// The manifests named by the config, read into objects. Relative paths are relative to
+// the config file. Errors come back as `file:line: ...`.
+std::variant<std::vector<objects::Object>, std::string> read_manifests(const config::Config& cfg) {
+    std::vector<objects::Object> all;
+    const std::string dir = cfg.source.find('/') == std::string::npos ? "." : cfg.source.substr(0, cfg.source.rfind('/'));
+    for (const auto& m : cfg.manifests) {
+        const std::string path = !m.empty() && m[0] == '/' ? m : dir + "/" + m;
+        auto r = objects::load_path(path);
+        if (auto* e = std::get_if<objects::Error>(&r)) return e->to_string();
+        auto& objs = std::get<std::vector<objects::Object>>(r);
+        all.insert(all.end(), objs.begin(), objs.end());
+    }
+    return all;
+}
+
+// Replaces what the manifests said with `objs`; the store is unchanged on error.
+bool apply_manifests(objects::Store& store, const std::vector<objects::Object>& objs, const char* when) {
+    auto r = store.replace_source(objs, objects::Source::kManifest);
+    if (auto* e = std::get_if<objects::Error>(&r)) {
+        std::fprintf(stderr, "enidp: %s: %s\n", when, e->to_string().c_str());
+        return false;
+    }
+    return true;
+}
+
+void report_sync(const reconcile::SyncReport& r) {
+    if (!r.rebuilt) return;
+    for (const auto& e : r.errors) std::fprintf(stderr, "enidp: service skipped: %s\n", e.c_str());
+    std::fprintf(stderr,
+                 "enidp: services: table %llu from store generation %llu: %zu services, %zu frontends, %zu backends "
+                 "(built %.1f ms, published %.1f ms, %zu endpoints removed, %llu flows purged)\n",
+                 static_cast<unsigned long long>(r.table_generation), static_cast<unsigned long long>(r.store_generation),
+                 r.services, r.frontends, r.backends, r.build_ms, r.publish_ms, r.retired_backends,
+                 static_cast<unsigned long long>(r.purged_flows));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,9 +130,16 @@ int main(int argc, char** argv) {
         return 2;
     }
     config::Config cfg = std::get<config::Config>(loaded);
+    auto manifests = read_manifests(cfg);
+    if (auto* err = std::get_if<std::string>(&manifests)) {
+        std::fprintf(stderr, "enidp: %s\n", err->c_str());
+        return 2;
+    }
+    objects::Store store;
+    if (!apply_manifests(store, std::get<std::vector<objects::Object>>(manifests), "manifests")) return 2;
     if (check_only) {
-        std::printf("%s: OK (%zu ENIs, %zu pods, %u workers)\n", config_path.c_str(), cfg.enis.size(), cfg.pods.size(),
-                    cfg.workers);
+        std::printf("%s: OK (%zu ENIs, %zu pods, %u workers, %zu Kubernetes objects)\n", config_path.c_str(),
+                    cfg.enis.size(), cfg.pods.size(), cfg.workers, std::get<std::vector<objects::Object>>(manifests).size());
         return 0;
     }
 
@@ -122,13 +169,18 @@ int main(int argc, char** argv) {
         if (s.ok) running_pods.emplace(spec.key, spec);
         else std::fprintf(stderr, "enidp: %s:%d: %s\n", cfg.source.c_str(), cfg.pods[i].line, s.message.c_str());
     }
+    std::unique_ptr<reconcile::ServiceReconciler> services;
     if (rc == 0) {
+        services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, daemon::node_info(cfg),
+                                                                  cfg.lb.maglev_table_size);
+        report_sync(services->sync());
         if (auto s = dataplane->start_workers(); !s.ok) {
             std::fprintf(stderr, "enidp: %s\n", s.message.c_str());
             rc = 1;
         }
     }
     if (rc != 0) {
+        services.reset();
         dataplane.reset();
         dp::eal_cleanup();
         return rc;
@@ -145,7 +197,16 @@ int main(int argc, char** argv) {
         if (g_reload) {
             g_reload = 0;
             reload(*dataplane, cfg, running_pods, config_path);
+            auto next = config::load_file(config_path);
+            if (auto* c = std::get_if<config::Config>(&next)) {
+                auto objs = read_manifests(*c);
+                if (auto* err = std::get_if<std::string>(&objs))
+                    std::fprintf(stderr, "enidp: reload: manifests rejected, Services unchanged: %s\n", err->c_str());
+                else
+                    apply_manifests(store, std::get<std::vector<objects::Object>>(objs), "reload: manifests rejected");
+            }
         }
+        report_sync(services->sync());
         if (!cfg.stats_file.empty() && ticks % 10 == 0) {
             auto err = report::write_file_atomic(cfg.stats_file, report::to_json(dataplane->counters()).dump(2));
             if (!err.empty() && ticks % 600 == 0) std::fprintf(stderr, "enidp: %s\n", err.c_str());
@@ -159,6 +220,7 @@ int main(int argc, char** argv) {
     const auto final_counters = dataplane->counters();
     std::printf("final counters:\n%s", report::to_text(final_counters).c_str());
     if (!cfg.stats_file.empty()) report::write_file_atomic(cfg.stats_file, report::to_json(final_counters).dump(2));
+    services.reset();
     dataplane.reset();
     dp::eal_cleanup();
     return 0;

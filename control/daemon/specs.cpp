@@ -51,7 +51,22 @@ dp::RuntimeSpec runtime_spec(const config::Config& cfg) {
     s.idle_after_us = cfg.idle.after_us;
     s.idle_sleep_us = cfg.idle.sleep_us;
     s.gateway_mac = to_ether(cfg.gateway_mac);
+    s.conntrack_max = cfg.lb.conntrack_max;
+    s.affinity_max = cfg.lb.affinity_max;
+    s.snat_port_min = cfg.lb.snat_port_min;
+    s.snat_port_max = cfg.lb.snat_port_max;
+    s.ct_timeouts.tcp_established = cfg.lb.ct_tcp_established_s;
+    s.ct_timeouts.udp_unreplied = cfg.lb.ct_udp_s;
+    s.ct_timeouts.udp_replied = cfg.lb.ct_udp_stream_s;
     return s;
+}
+
+lb::NodeInfo node_info(const config::Config& cfg) {
+    lb::NodeInfo n;
+    n.name = cfg.node_name;
+    n.zone = cfg.node_zone;
+    for (const auto& ip : cfg.node_ips) n.node_ips.push_back(to_be(ip));
+    return n;
 }
 
 dp::EniSpec eni_spec(const config::Eni& e) {

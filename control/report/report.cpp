@@ -46,6 +46,23 @@ json to_json(const dp::DataplaneCounters& c) {
     for (size_t i = 0; i < dp::kEventCount; i++) events[dp::kEventNames[i]] = c.events[i];
     j["events"] = events;
     j["mempool"] = {{"size", c.mempool_size}, {"in_use", c.mempool_in_use}, {"available", c.mempool_available}};
+    const auto& ct = c.lb.conntrack;
+    j["lb"] = {{"service_ports", c.lb.service_ports},
+               {"frontends", c.lb.frontends},
+               {"backends", c.lb.backends},
+               {"table_generation", c.lb.table_generation},
+               {"affinity_entries", c.lb.affinity_entries},
+               {"conntrack",
+                {{"flows", ct.flows},
+                 {"capacity", ct.capacity},
+                 {"inserted", ct.inserted},
+                 {"insert_failed", ct.insert_failed},
+                 {"expired", ct.expired},
+                 {"evicted", ct.evicted},
+                 {"purged", ct.purged},
+                 {"replaced", ct.replaced},
+                 {"port_rewrites", ct.port_rewrites},
+                 {"gc_passes", ct.gc_passes}}}};
     j["workers"] = json::array();
     for (const auto& w : c.workers)
         j["workers"].push_back({{"id", w.id},
@@ -93,6 +110,16 @@ std::string to_text(const dp::DataplaneCounters& c) {
         }
     std::snprintf(line, sizeof line, "\n  mempool: %u in use of %u\n", c.mempool_in_use, c.mempool_size);
     out += line;
+    if (c.lb.frontends != 0 || c.lb.conntrack.flows != 0) {
+        const auto& ct = c.lb.conntrack;
+        std::snprintf(line, sizeof line,
+                      "  services: %u ports, %u frontends, %u backends; conntrack %" PRIu64 "/%" PRIu64
+                      " flows (inserted %" PRIu64 ", failed %" PRIu64 ", expired %" PRIu64 ", evicted %" PRIu64
+                      ", purged %" PRIu64 ")\n",
+                      c.lb.service_ports, c.lb.frontends, c.lb.backends, ct.flows, ct.capacity, ct.inserted,
+                      ct.insert_failed, ct.expired, ct.evicted, ct.purged);
+        out += line;
+    }
     return out;
 }
 

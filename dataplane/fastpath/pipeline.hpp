@@ -93,6 +93,8 @@ struct Pending {
         const lb::CtKey* kp[kStageBurst];
         for (uint16_t i = 0; i < n; i++) kp[i] = &keys[i];
         ct.lookup_bulk(kp, n, flows, dirs);
+        for (uint16_t i = 0; i < n; i++)
+            if (flows[i] != nullptr) rte_prefetch0(flows[i]);
     }
 };
 
