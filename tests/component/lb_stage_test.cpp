@@ -15,6 +15,7 @@
 
 #include "dataplane/fastpath/pipeline.hpp"
 #include "lb/builder/table_builder.hpp"
+#include "lb/fastpath/trace.hpp"
 #include "tests/support/frames.hpp"
 
 namespace enidp::test {
@@ -558,6 +559,62 @@ TEST_F(LbStageTest, DeletedEndpointsFlowsArePurgedAndCounted) {
     apply({service("web", kVip, 80)}, {slice("web", "web-1", {endpoint(kRemote2, "node-c")})});
     EXPECT_EQ(ct_->size(), 0u);
     EXPECT_EQ(ct_->counters().purged, 20u);
+}
+
+TEST_F(LbStageTest, TraceReportsWhatTheFastPathDoesWithoutSideEffects) {
+    auto web = service("web", kVip, 80);
+    web.type = lb::ServiceType::kNodePort;
+    web.ports[0].node_port = 30090;
+    apply({web, service("empty", ip("10.96.0.99"), 80)},
+          {slice("web", "web-1", {endpoint(kRemote, "node-b"), endpoint(kRemote2, "node-c")})});
+    lb::TraceInput in;
+    in.src = rte_cpu_to_be_32(kPod0);
+    in.dst = rte_cpu_to_be_32(kVip);
+    in.sport = rte_cpu_to_be_16(49000);
+    in.dport = rte_cpu_to_be_16(80);
+    in.now_ms = now_ms_;
+    lb::TraceResult t = lb::trace(snap_.lb, in);
+    EXPECT_EQ(t.verdict, lb::TraceVerdict::kNewFlow);
+    EXPECT_EQ(t.service, "default/web:80/TCP");
+    EXPECT_EQ(t.frontend_kind, "cluster_ip");
+    EXPECT_EQ(t.backends_in_set, 2u);
+    EXPECT_EQ(ct_->size(), 0u) << "trace inserts nothing";
+    // Maglev is deterministic: the real packet goes where trace said.
+    Out o = send(kPod0Port, tcp_from_pod0(kVip, 49000, 80, kSyn));
+    EXPECT_EQ(o.dst(), rte_be_to_cpu_32(t.out_dst));
+    EXPECT_EQ(o.dport(), rte_be_to_cpu_16(t.out_dport));
+    const uint64_t last_seen_before = [&] {
+        lb::CtDir d;
+        lb::CtKey k{in.src, in.dst, in.sport, in.dport, 6, {0, 0, 0}};
+        return ct_->lookup(k, d)->last_seen_ms.load();
+    }();
+    in.now_ms = now_ms_ + 5000;
+    t = lb::trace(snap_.lb, in);
+    EXPECT_EQ(t.verdict, lb::TraceVerdict::kFlow);
+    EXPECT_EQ(t.flow_state, "tcp_syn_sent");
+    EXPECT_EQ(t.flow_direction, "original");
+    EXPECT_EQ(t.out_dst, o.p.dst_ip);
+    lb::CtDir d;
+    lb::CtKey k{in.src, in.dst, in.sport, in.dport, 6, {0, 0, 0}};
+    EXPECT_EQ(ct_->lookup(k, d)->last_seen_ms.load(), last_seen_before) << "trace refreshes nothing";
+
+    in.dst = rte_cpu_to_be_32(ip("10.96.0.99"));
+    EXPECT_EQ(lb::trace(snap_.lb, in).verdict, lb::TraceVerdict::kReject);
+    in.dst = rte_cpu_to_be_32(ip("10.96.0.98"));
+    EXPECT_EQ(lb::trace(snap_.lb, in).verdict, lb::TraceVerdict::kNotService);
+    // NodePort from outside to a remote backend: SNAT to the ENI address.
+    in.from_eni = true;
+    in.src = rte_cpu_to_be_32(kClient);
+    in.dst = rte_cpu_to_be_32(kNodeIp);
+    in.dport = rte_cpu_to_be_16(30090);
+    in.snat_ip = ip_be("10.0.0.10");
+    t = lb::trace(snap_.lb, in);
+    EXPECT_EQ(t.verdict, lb::TraceVerdict::kNewFlow);
+    EXPECT_EQ(t.frontend_kind, "node_port");
+    EXPECT_EQ(t.backend_set, "external");
+    EXPECT_TRUE(t.snat);
+    EXPECT_EQ(t.out_src, ip_be("10.0.0.10"));
+    EXPECT_EQ(ct_->size(), 1u);
 }
 
 class SmallConntrackTest : public LbStageTest {
