@@ -10,7 +10,7 @@ PKGS=(
   dpdk dpdk-dev libdpdk-dev libpcap-dev libnuma-dev libbsd-dev libhyperscan-dev
   # control plane
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libyaml-cpp-dev nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev prometheus-cpp-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev prometheus-cpp-dev libcpp-httplib-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # demo / e2e tools
