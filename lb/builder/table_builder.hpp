@@ -1,0 +1,72 @@
+// build_table: Kubernetes Services + EndpointSlices + this node → the immutable ServiceTable
+// the workers translate by, plus what the runtime must do to LbState around publication.
+//
+// Control thread only. Pure apart from `ids` (StableIds), which it advances: ids of objects
+// that are gone come back in `retired_*` and stay quarantined until ids.release_retired().
+//
+// The runtime's sequence: result = build_table(...); for each (id, status) in
+// backend_status set LbState::backends[id].status; publish result.table (RCU); set the
+// retired ids' status kRemoved, purge their conntrack flows, then ids.release_retired().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lb/builder/ids.hpp"
+#include "lb/builder/maglev.hpp"
+#include "lb/fastpath/service_table.hpp"
+#include "lb/model/service.hpp"
+
+namespace enidp::lb {
+
+struct BuildOptions {
+    uint32_t maglev_default_size = kMaglevDefaultSize;  // automatic Maglev size when it holds 100 × n
+    uint64_t generation = 0;                            // copied into ServiceTable::generation
+};
+
+struct BuildResult {
+    std::unique_ptr<ServiceTable> table;
+    // "ns/name: field: message", one per skipped Service, in (ns, name) order. Everything
+    // else is still in the table.
+    std::vector<std::string> errors;
+    // Every backend id in the table, ascending, with the status it should now have
+    // (kReady or kServingTerminating).
+    std::vector<std::pair<uint32_t, BackendStatus>> backend_status;
+    std::vector<uint32_t> retired_backends;  // ascending; set kRemoved and purge their flows
+    std::vector<uint32_t> retired_ports;     // ascending
+    // externalTrafficPolicy: Local Services: healthCheckNodePort → local ready endpoints
+    // (the most over the Service's ports), for the HTTP health responder (200 when > 0).
+    std::map<uint16_t, uint32_t> health_check_local_endpoints;
+};
+
+// Rules (kube-proxy's where it has one):
+// - ExternalName and headless Services are ignored; a Service with an invalid field is
+//   skipped with an error; a frontend already taken by an earlier Service in (ns, name)
+//   order is an error on the later one.
+// - Frontends per port: clusterIPs (kClusterIp, by_vip), the nodePort of NodePort and
+//   LoadBalancer Services (kNodePort, by_node_port keyed (0, nodePort, proto)), externalIPs
+//   (kExternalIp), and the ingress IPs of LoadBalancer Services (kLoadBalancer).
+// - Backends: see collect_endpoints and categorize_endpoints (lb/builder/endpoints.hpp).
+//   internal = iTP Local ? local : cluster; external = eTP Local (and externally
+//   accessible) ? local : cluster; cluster = the cluster endpoints, or the local ones when
+//   both policies are Local (kube-proxy then sends a local pod's traffic to the Local chain).
+//   empty_action = kReject when the port has no usable endpoint at all, else kDrop.
+// - Per set: a Maglev table when the algorithm is Maglev and count > 1 (identical sets of
+//   one port share their range and tables), a weighted wheel (see wheel_slots) when the
+//   algorithm is weighted.
+BuildResult build_table(std::span<const Service> services, std::span<const EndpointSlice> slices, const NodeInfo& node,
+                        const BuildOptions& options, StableIds& ids);
+
+inline constexpr uint32_t kWheelMaxSize = 65536;
+
+// Wheel slots per backend for `weights`: reduced by their gcd; when the total exceeds
+// kWheelMaxSize, scaled down so it fits while every weight > 0 keeps at least one slot.
+// All zero → all zero (the set is drained: select_backend returns kNone).
+std::vector<uint32_t> wheel_slots(std::span<const uint16_t> weights);
+
+}  // namespace enidp::lb
