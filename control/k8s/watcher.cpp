@@ -1,6 +1,7 @@
 #include "control/k8s/watcher.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -40,6 +41,29 @@ std::string_view to_string(EventType t) {
         case EventType::kSynced: return "SYNCED";
     }
     return "?";
+}
+
+nlohmann::json to_json(const ResourceState& s) {
+    std::string when;
+    if (s.last_error_time.time_since_epoch().count() != 0) {
+        const std::time_t t = std::chrono::system_clock::to_time_t(s.last_error_time);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        when = buf;
+    }
+    return {{"resource", resource_info(s.resource).name},
+            {"synced", s.synced},
+            {"resourceVersion", s.resource_version},
+            {"lists", s.lists},
+            {"relists", s.relists},
+            {"watches", s.watches},
+            {"reconnects", s.reconnects},
+            {"events", s.events},
+            {"bookmarks", s.bookmarks},
+            {"lastError", s.last_error},
+            {"lastErrorTime", when}};
 }
 
 // ---- EventQueue ----

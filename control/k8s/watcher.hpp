@@ -114,6 +114,10 @@ struct ResourceState {
     std::chrono::system_clock::time_point last_error_time{};
 };
 
+// {"resource":"services","synced":true,"resourceVersion":"123","lists":1,...,"lastError":"",
+// "lastErrorTime":"2026-12-02T05:00:00Z"} for status dumps and the API.
+nlohmann::json to_json(const ResourceState& state);
+
 class Reflector;
 
 // All reflectors of one node. Not copyable; destroying it stops it.

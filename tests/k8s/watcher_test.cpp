@@ -114,10 +114,11 @@ protected:
     // Starts the fake server (on the test cluster, with kToken, unless server_args say
     // otherwise) and watchers for `resources`; returns once every resource is listed and its
     // watch is open on the server.
-    Watchers& watch(std::vector<Resource> resources, std::vector<std::string> server_args = {}) {
+    Watchers& watch(std::vector<Resource> resources, std::vector<std::string> server_args = {},
+                    WatchOptions options = fast_options()) {
         if (server_args.empty()) server_args = {"--token", kToken, testdata("cluster.yaml")};
         server_ = std::make_unique<FakeApiServer>(server_args);
-        watchers_ = std::make_unique<Watchers>(connect(*server_), queue_, fast_options(), resources);
+        watchers_ = std::make_unique<Watchers>(connect(*server_), queue_, options, resources);
         watchers_->start();
         EXPECT_TRUE(synced(*watchers_));
         EXPECT_TRUE(pump(queue_, mirror_, [&] { return server_->state()["watches_active"] == resources.size(); }));
@@ -157,6 +158,10 @@ TEST_F(WatcherTest, InitialChunkedListOfEveryResourceWithKubeProxySelectors) {
     EXPECT_EQ(svc.resource_version, server.rv()) << "all pages share the first page's resourceVersion";
     EXPECT_EQ(svc.lists, 1u);
     EXPECT_EQ(svc.relists, 0u);
+    const auto j = to_json(svc);
+    EXPECT_EQ(j["resource"], "services");
+    EXPECT_EQ(j["synced"], true);
+    EXPECT_EQ(j["lastErrorTime"], "");
 }
 
 TEST_F(WatcherTest, AddModifyDeleteAreDeliveredInOrder) {
@@ -233,6 +238,25 @@ TEST_F(WatcherTest, BookmarkAdvancesResourceVersion) {
     ASSERT_TRUE(
         pump(queue_, mirror_, [&] { return mirror_.names(Resource::kServices).contains("shop/after-bookmark"); }));
     EXPECT_EQ(state_of(w, Resource::kServices).relists, 0u);
+}
+
+// timeoutSeconds ends each watch normally; the next one continues from the last version.
+TEST_F(WatcherTest, WatchTimeoutResumesWithoutRelistOrBackoff) {
+    auto o = fast_options();
+    o.watch_timeout_min = o.watch_timeout_max = 1s;
+    o.backoff_initial = o.backoff_max = 10s;  // a back-off here would stall the test
+    watch({Resource::kServices}, {}, o);
+    ASSERT_FALSE(HasFailure());
+    FakeApiServer& server = *server_;
+    ASSERT_TRUE(pump(
+        queue_, mirror_, [&] { return state_of(*watchers_, Resource::kServices).watches >= 3; }, 5s));
+    server.post("/_test/apply", service("shop", "after-timeouts"));
+    ASSERT_TRUE(pump(
+        queue_, mirror_, [&] { return mirror_.names(Resource::kServices).contains("shop/after-timeouts"); }, 3s));
+    const auto s = state_of(*watchers_, Resource::kServices);
+    EXPECT_EQ(s.lists, 1u);
+    EXPECT_EQ(s.reconnects, 0u);
+    EXPECT_TRUE(s.last_error.empty()) << s.last_error;
 }
 
 // The client fell behind (watch held), the server compacted its history: the stream ends
