@@ -130,13 +130,15 @@ private:
                     if (cancel_.cancelled() || !sleep(backoff)) break;
                     continue;
                 }
-                need_list = false;
-                backoff = options_.backoff_initial;
+                need_list = false;  // the back-off is reset by a watch that works, not by a list
             }
             bool went_well = false;
             switch (watch(went_well)) {
                 case WatchEnd::kStopped: return;
-                case WatchEnd::kRelist: need_list = true; continue;
+                case WatchEnd::kRelist:
+                    need_list = true;
+                    if (went_well) continue;
+                    break;  // refused at once again and again: relist after a back-off, not in a loop
                 case WatchEnd::kResume:
                     if (went_well) {
                         backoff = options_.backoff_initial;

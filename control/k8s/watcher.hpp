@@ -91,7 +91,8 @@ struct WatchOptions {
     std::chrono::seconds watch_timeout_min{300};
     std::chrono::seconds watch_timeout_max{600};
     // Back-off after failures: initial × 2^n, capped, each wait jittered down by up to half;
-    // back to initial once a list succeeds or a watch runs well (events, or ≥ 1 s open).
+    // back to initial once a watch runs well (events, or ≥ 1 s open). A watch refused at once
+    // with 410 relists after a back-off too, so a broken server is not listed in a loop.
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};
     // Optional Pods field selector (e.g. "spec.nodeName=node-1"); empty = all Pods, which acl/

@@ -18,8 +18,9 @@ Protocol, as the real apiserver does it:
     stops matching the label selector is sent as ADDED / DELETED; timeoutSeconds ends the
     stream normally;
   * a history window (--history events): a watch from a resourceVersion that fell out of
-    it gets HTTP 410 Expired (a resourceVersion from the future, e.g. after a restart
-    without the state file, gets the same, so clients relist);
+    it gets HTTP 410 Expired, or with --gone-as-event a 200 stream holding one ERROR 410
+    event (a resourceVersion from the future, e.g. after a restart without the state file,
+    gets the same, so clients relist);
   * bearer tokens (--token, repeatable; none = no check): a wrong one gets 401.
 
 Test control (no token needed):
@@ -535,8 +536,17 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send_json(400, status(400, "BadRequest", f"invalid resourceVersion {rv_text!r}"))
                 if cursor < st.compacted or cursor > st.rv:
                     st.counts["gone"] += 1
-                    return self.send_json(410, status(
-                        410, "Expired", f"too old resource version: {cursor} ({st.compacted})"))
+                    gone = status(410, "Expired", f"too old resource version: {cursor} ({st.compacted})")
+                    if not self.server.gone_as_event:
+                        return self.send_json(410, gone)
+                    # As the watch cache does it: 200, then the ERROR event, then the end.
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.send_event("ERROR", gone)
+                    self.write_chunk(b"")
+                    return
                 initial = []
             else:
                 cursor = st.rv
@@ -614,6 +624,8 @@ def main():
     ap.add_argument("--history", type=int, default=1000, help="events kept for watches to resume from")
     ap.add_argument("--continue-ttl", type=float, default=300.0, help="seconds a continue token lives")
     ap.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between bookmarks (0 = only on request)")
+    ap.add_argument("--gone-as-event", action="store_true",
+                    help="answer a watch from an expired resourceVersion with 200 + an ERROR 410 event, not HTTP 410")
     ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     ap.add_argument("--tls-key", help="and this key")
     ap.add_argument("--verbose", action="store_true")
@@ -637,6 +649,7 @@ def main():
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.bookmark_interval = args.bookmark_interval
+    server.gone_as_event = args.gone_as_event
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)

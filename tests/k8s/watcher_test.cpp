@@ -281,9 +281,14 @@ TEST_F(WatcherTest, ExpiredErrorEventRelistsWithTheRightSet) {
     EXPECT_EQ(s.resource_version, server.rv());
 }
 
-// The same, but the client learns it on reconnecting: HTTP 410 to the watch request.
-TEST_F(WatcherTest, GoneStatusOnReconnectRelists) {
-    Watchers& w = watch({Resource::kServices});
+// The same, but the client learns it on reconnecting: HTTP 410 to the watch request, or
+// (as the apiserver's watch cache answers) a 200 stream with one ERROR 410 event.
+class GoneOnReconnect : public WatcherTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(GoneOnReconnect, Relists) {
+    std::vector<std::string> args = {"--token", kToken, testdata("cluster.yaml")};
+    if (GetParam()) args.push_back("--gone-as-event");
+    Watchers& w = watch({Resource::kServices}, args);
     ASSERT_FALSE(HasFailure());
     FakeApiServer& server = *server_;
 
@@ -300,6 +305,9 @@ TEST_F(WatcherTest, GoneStatusOnReconnectRelists) {
     server.post("/_test/apply", service("shop", "later"));
     ASSERT_TRUE(pump(queue_, mirror_, [&] { return mirror_.names(Resource::kServices).contains("shop/later"); }));
 }
+
+INSTANTIATE_TEST_SUITE_P(WatcherTest, GoneOnReconnect, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "ErrorEvent" : "HttpStatus"; });
 
 TEST_F(WatcherTest, DroppedConnectionResumesWithoutRelist) {
     Watchers& w = watch({Resource::kServices, Resource::kPods});
