@@ -1,0 +1,55 @@
+// Prometheus metrics of the enidp daemon: a registry fed from dp::DataplaneCounters, the
+// network-programming latency histogram and the desired/realized generations.
+//
+// Who may call: update() from the control thread (once a second); observe() and
+// set_generations() from the control or reconciler thread; text() from any thread (the
+// HTTP server's). Every method takes the object's lock, so a scrape sees one whole update.
+// Counters in the registry never go backwards: when a source counter does (reset_counters,
+// a port re-created between two updates), nothing is added that round and the new value
+// becomes the base. Series of ports and workers that are gone are removed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/runtime/dataplane.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace enidp::metrics {
+
+class Metrics {
+public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // Feeds the registry from a fresh counters snapshot (Dataplane::counters()).
+    void update(const dp::DataplaneCounters& c);
+
+    // One "object change → realized snapshot" latency, in seconds.
+    void observe(double seconds);
+
+    // enidp_desired_generation / enidp_realized_generation.
+    void set_generations(uint64_t desired, uint64_t realized);
+
+    // The Prometheus text exposition (format 0.0.4) of everything in the registry.
+    std::string text() const;
+
+    // The histogram's upper bounds, 1 ms to 10 s.
+    static const std::vector<double>& programming_buckets();
+
+    // For callers that want to add their own families (they must be thread-safe on their own).
+    std::shared_ptr<prometheus::Registry> registry() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enidp::metrics
