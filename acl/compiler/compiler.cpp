@@ -156,13 +156,14 @@ private:
     }
 
     std::vector<AllowEntry> rule_entries(const NetworkPolicy& pol, const Rule& rule, Direction dir, const Pod& local) {
-        std::vector<Target> targets;
-        if (rule.peers.empty()) {
-            targets.push_back({nullptr, make_prefix(0, 0)});
-        } else {
+        // Peers do not depend on the local pod: resolve each rule once per compile.
+        auto [cached, fresh] = targets_.try_emplace(&rule);
+        std::vector<Target>& targets = cached->second;
+        if (fresh) {
+            if (rule.peers.empty()) targets.push_back({nullptr, make_prefix(0, 0)});
             for (const Peer& peer : rule.peers) resolve_peer(pol, peer, targets);
+            validate_ports(pol, rule);
         }
-        validate_ports(pol, rule);
         const bool named = std::any_of(rule.ports.begin(), rule.ports.end(),
                                        [](const PolicyPort& p) { return !p.port && !p.port_name.empty(); });
         std::vector<AllowEntry> out;
@@ -204,8 +205,6 @@ private:
     }
 
     void validate_ports(const NetworkPolicy& pol, const Rule& rule) {
-        const auto key = &rule;
-        if (!validated_.insert(key).second) return;
         for (const PolicyPort& pp : rule.ports) {
             if (pp.end_port && !pp.port)
                 warn(pol, "endPort without a numeric port (rejected by the API server); endPort ignored");
@@ -221,7 +220,7 @@ private:
     CompiledPolicy& out_;
     std::unordered_map<std::string, std::map<std::string, std::string>> ns_labels_;
     std::unordered_map<std::string, const Pod*> pod_by_key_;
-    std::set<const Rule*> validated_;
+    std::unordered_map<const Rule*, std::vector<Target>> targets_;
 };
 
 }  // namespace
