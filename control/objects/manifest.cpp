@@ -7,7 +7,10 @@
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
 
 namespace enidp::objects {
 namespace {
@@ -19,11 +22,6 @@ struct YamlFailure {
     int line;
     std::string message;
 };
-
-int mark_line(const YAML::Node& n, int fallback) {
-    const YAML::Mark m = n.Mark();
-    return m.is_null() ? fallback : m.line + 1;
-}
 
 bool is_yaml_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
 
@@ -70,9 +68,7 @@ std::optional<json> yaml_float(std::string_view s) {
     return json(s[0] == '-' ? -value : value);
 }
 
-json scalar_to_json(const YAML::Node& n) {
-    const std::string& s = n.Scalar();
-    const std::string& tag = n.Tag();
+json scalar_to_json(const std::string& s, const std::string& tag) {
     // "!" marks a quoted scalar; an explicit !!str too: both stay strings whatever they hold.
     if (tag == "!" || tag == "tag:yaml.org,2002:str") return s;
     if (is_yaml_null(s)) return nullptr;
@@ -82,40 +78,126 @@ json scalar_to_json(const YAML::Node& n) {
     return s;
 }
 
-json yaml_to_json(const YAML::Node& n, const std::string& pointer, int line, LineMap& lines) {
-    lines.emplace(pointer, line);
-    switch (n.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null: return nullptr;
-        case YAML::NodeType::Scalar: return scalar_to_json(n);
-        case YAML::NodeType::Sequence: {
-            json out = json::array();
-            size_t i = 0;
-            for (const YAML::Node& item : n) {
-                out.push_back(yaml_to_json(item, pointer_append(pointer, i), mark_line(item, line), lines));
-                ++i;
+// Builds one YAML document as JSON straight from the parser's events, recording the line of
+// every field by JSON pointer. (Not YAML::LoadAll: yaml-cpp 0.7 loops forever on a document
+// that starts with a stray ',' — jbeder/yaml-cpp#1040 — and the caller must see every
+// document to stop that.)
+class JsonBuilder : public YAML::EventHandler {
+public:
+    explicit JsonBuilder(LineMap& lines) : lines_(lines) {}
+
+    bool empty() const { return !root_; }
+    json take_root() { return std::move(*root_); }
+    int root_line() const { return root_line_; }
+    const YAML::Mark& null_mark() const { return null_mark_; }
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        if (stack_.empty()) null_mark_ = mark;
+        if (stack_.empty()) return;  // an empty document
+        add_leaf(mark, nullptr, anchor, "~");
+    }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        const auto it = anchors_.find(anchor);
+        add_leaf(mark, it == anchors_.end() ? json(nullptr) : it->second, 0, "");
+    }
+    void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  const std::string& value) override {
+        add_leaf(mark, scalar_to_json(value, tag), anchor, value);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        open(mark, json::array(), anchor);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
+        open(mark, json::object(), anchor);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    struct Frame {
+        json value;
+        std::string pointer;
+        YAML::anchor_t anchor = 0;
+        std::optional<std::string> key;  // maps: the key whose value comes next
+        std::map<std::string, int> key_lines;
+    };
+
+    static int line(const YAML::Mark& m) { return m.is_null() ? 0 : m.line + 1; }
+
+    // Where a new child of the top frame goes: its pointer, or nullopt when it is a map key.
+    std::optional<std::string> child_pointer() const {
+        if (stack_.empty()) return std::string();
+        const Frame& top = stack_.back();
+        if (top.value.is_array()) return pointer_append(top.pointer, top.value.size());
+        if (!top.key) return std::nullopt;
+        return pointer_append(top.pointer, *top.key);
+    }
+
+    int child_line(const YAML::Mark& mark) const {
+        const Frame* top = stack_.empty() ? nullptr : &stack_.back();
+        // A map value is reported on its key's line (a nested map starts on the next line).
+        if (top != nullptr && top->value.is_object() && top->key) return top->key_lines.at(*top->key);
+        return line(mark);
+    }
+
+    void add_leaf(const YAML::Mark& mark, json value, YAML::anchor_t anchor, const std::string& raw) {
+        if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().key) {
+            Frame& top = stack_.back();
+            const auto [it, fresh] = top.key_lines.emplace(raw, line(mark));
+            if (!fresh) {
+                throw YamlFailure{line(mark),
+                                  "duplicate key \"" + raw + "\" (first at line " + std::to_string(it->second) + ")"};
             }
-            return out;
+            top.key = raw;
+            return;
         }
-        case YAML::NodeType::Map: {
-            json out = json::object();
-            std::map<std::string, int> seen;
-            for (const auto& kv : n) {
-                const int key_line = mark_line(kv.first, line);
-                if (!kv.first.IsScalar()) throw YamlFailure{key_line, "mapping keys must be plain strings"};
-                const std::string& key = kv.first.Scalar();
-                const auto [it, fresh] = seen.emplace(key, key_line);
-                if (!fresh) {
-                    throw YamlFailure{
-                        key_line, "duplicate key \"" + key + "\" (first at line " + std::to_string(it->second) + ")"};
-                }
-                out[key] = yaml_to_json(kv.second, pointer_append(pointer, key), key_line, lines);
-            }
-            return out;
+        const std::optional<std::string> pointer = child_pointer();
+        lines_.emplace(*pointer, child_line(mark));
+        if (anchor != 0) anchors_[anchor] = value;
+        attach(std::move(value), line(mark));
+    }
+
+    void open(const YAML::Mark& mark, json value, YAML::anchor_t anchor) {
+        const std::optional<std::string> pointer = child_pointer();
+        if (!pointer) throw YamlFailure{line(mark), "mapping keys must be plain strings"};
+        lines_.emplace(*pointer, child_line(mark));
+        stack_.push_back(Frame{std::move(value), *pointer, anchor, std::nullopt, {}});
+        if (stack_.size() == 1) root_line_ = line(mark);
+    }
+
+    void close() {
+        Frame done = std::move(stack_.back());
+        stack_.pop_back();
+        if (done.anchor != 0) anchors_[done.anchor] = done.value;
+        attach(std::move(done.value), root_line_);
+    }
+
+    void attach(json value, int line_if_root) {
+        if (stack_.empty()) {
+            root_ = std::move(value);
+            if (root_line_ == 0) root_line_ = line_if_root;
+            return;
+        }
+        Frame& top = stack_.back();
+        if (top.value.is_array()) {
+            top.value.push_back(std::move(value));
+        } else {
+            top.value[*top.key] = std::move(value);
+            top.key.reset();
         }
     }
-    return nullptr;
-}
+
+    LineMap& lines_;
+    std::vector<Frame> stack_;
+    std::map<YAML::anchor_t, json> anchors_;
+    std::optional<json> root_;
+    int root_line_ = 0;
+    YAML::Mark null_mark_ = YAML::Mark::null_mark();
+};
 
 // Strips nlohmann's "[json.exception.parse_error.101] " prefix.
 std::string json_error_text(const std::exception& e) {
@@ -247,13 +329,28 @@ std::optional<Error> add_document(Document d, std::vector<Object>& out) {
 Result<std::vector<Object>> load_yaml(std::string_view text, const std::string& file) {
     std::vector<Object> out;
     try {
-        const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-        for (const YAML::Node& root : docs) {
-            if (!root.IsDefined() || root.IsNull()) continue;  // empty document (e.g. a trailing `---`)
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        std::optional<int> last_empty;  // stream position of the previous empty document
+        for (;;) {
             Document d;
             d.file = file;
-            d.line = mark_line(root, 1);
-            d.body = yaml_to_json(root, "", d.line, d.lines);
+            JsonBuilder builder(d.lines);
+            if (!parser.HandleNextDocument(builder)) break;
+            if (builder.empty()) {
+                // An empty document (`---` with nothing after it) is skipped; the same one twice
+                // means the parser is stuck on a token it cannot use.
+                const YAML::Mark& m = builder.null_mark();
+                if (last_empty && *last_empty == m.pos) {
+                    const size_t pos = static_cast<size_t>(m.pos);
+                    const std::string what = pos < text.size() ? " '" + std::string(1, text[pos]) + "'" : "";
+                    return Error{file, m.line + 1, "", "", "YAML syntax error: unexpected" + what};
+                }
+                last_empty = m.pos;
+                continue;
+            }
+            d.line = builder.root_line() > 0 ? builder.root_line() : 1;
+            d.body = builder.take_root();
             if (auto e = add_document(std::move(d), out)) return std::move(*e);
         }
     } catch (const YamlFailure& f) {

@@ -495,6 +495,10 @@ std::vector<BadCase> bad_cases() {
     };
     // Manifest level.
     add("yaml_syntax", "kind: Service\n  bad: [\n", "bad.yaml:2: YAML syntax error: illegal map value");
+    // yaml-cpp 0.7 loops forever on these (jbeder/yaml-cpp#1040); the loader stops it.
+    add("stray_comma", ", a\n", "bad.yaml:1: YAML syntax error: unexpected ','");
+    add("stray_comma_second_document", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n,\n",
+        "bad.yaml:5: YAML syntax error: unexpected ','");
     add("duplicate_key", "kind: Service\nkind: Pod\n", "bad.yaml:2: duplicate key \"kind\" (first at line 1)");
     add("not_a_mapping", "- a\n- b\n", "bad.yaml:1: a manifest document must be a mapping (a Kubernetes object)");
     add("no_kind", "apiVersion: v1\nmetadata: {name: a}\n", "bad.yaml:1: kind: is required (a non-empty string)");

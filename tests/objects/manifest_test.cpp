@@ -132,6 +132,24 @@ data:
     EXPECT_EQ(d["ip"], "10.0.0.1");
 }
 
+TEST(Manifest, AnchorsAndAliases) {
+    const auto objs = load(R"(apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: &labels {app: web}
+  annotations: *labels
+spec:
+  ports:
+    - &http {name: http, port: 80}
+    - *http
+)");
+    ASSERT_EQ(objs.size(), 1u);
+    EXPECT_EQ(objs[0].body["metadata"]["annotations"]["app"], "web");
+    EXPECT_EQ(objs[0].body["spec"]["ports"][1]["port"], 80);
+    EXPECT_EQ(objs[0].line_of("/spec/ports/1/port"), 10);  // an alias's fields are on the alias's line
+}
+
 TEST(Manifest, Json) {
     const auto objs = load(R"(
   {"apiVersion": "v1", "kind": "List", "items": [
