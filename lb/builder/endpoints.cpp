@@ -63,9 +63,9 @@ std::vector<EndpointCandidate> collect_endpoints(const ServicePortSpec& port, co
 }
 
 bool externally_accessible(const Service& svc, const ServicePortSpec& port) {
-    const bool node_port =
-        port.node_port != 0 && (svc.type == ServiceType::kNodePort || svc.type == ServiceType::kLoadBalancer);
-    return node_port || !svc.external_ips.empty() || !svc.lb_ingress_ips.empty();
+    const bool load_balancer = svc.type == ServiceType::kLoadBalancer;
+    const bool node_port = port.node_port != 0 && (svc.type == ServiceType::kNodePort || load_balancer);
+    return node_port || !svc.external_ips.empty() || (load_balancer && !svc.lb_ingress_ips.empty());
 }
 
 bool uses_cluster_endpoints(const Service& svc, const ServicePortSpec& port) {

@@ -39,7 +39,7 @@ std::vector<EndpointCandidate> collect_endpoints(const ServicePortSpec& port, co
                                                  std::span<const EndpointSlice* const> slices);
 
 // Whether traffic to the port can come from outside the node: a node port (NodePort and
-// LoadBalancer types), external IPs or load-balancer ingress IPs.
+// LoadBalancer types), external IPs, or ingress IPs of a LoadBalancer Service.
 bool externally_accessible(const Service& svc, const ServicePortSpec& port);
 // internalTrafficPolicy Cluster, or externalTrafficPolicy Cluster and externally accessible.
 bool uses_cluster_endpoints(const Service& svc, const ServicePortSpec& port);

@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lb/fastpath/service_table.hpp"
+
 namespace enidp::lb {
 
 struct RetiredIds {
@@ -29,6 +31,8 @@ struct RetiredIds {
 class StableIds {
 public:
     StableIds(uint32_t port_capacity, uint32_t backend_capacity);
+    // Capacities of the LbState the ids index.
+    explicit StableIds(const LbState& state) : StableIds(state.port_capacity, state.backend_capacity) {}
 
     static std::string port_key(const std::string& ns, const std::string& name, const std::string& port_name,
                                 uint8_t ipproto);

@@ -84,3 +84,18 @@ TEST(StableIds, CapacityIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace enidp::lb
+
+namespace enidp::lb {
+namespace {
+
+TEST(StableIds, CapacitiesFromLbState) {
+    const LbState state(3, 5);
+    const StableIds ids(state);
+    EXPECT_EQ(ids.port_capacity(), 3u);
+    EXPECT_EQ(ids.backend_capacity(), 5u);
+    EXPECT_EQ(ids.free_ports(), 3u);
+    EXPECT_EQ(ids.free_backends(), 5u);
+}
+
+}  // namespace
+}  // namespace enidp::lb
