@@ -271,16 +271,16 @@ Result<ConnectionSettings> parse_kubeconfig(const YAML::Node& root, const std::s
 
 Result<ConnectionSettings> from_kubeconfig_string(const std::string& yaml, const std::string& source_name,
                                                   const std::string& base_dir, const std::string& context) {
-    YAML::Node root;
+    const std::string where = "kubeconfig " + source_name;
+    // yaml-cpp throws on bad syntax and on a value of the wrong shape (a map where a name
+    // should be): either way, say where.
+    auto yaml_error = [&](const YAML::Exception& e) {
+        return Error{where + (e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1)) + ": " + e.msg};
+    };
     try {
-        root = YAML::Load(yaml);
+        return parse_kubeconfig(YAML::Load(yaml), where, base_dir, context);
     } catch (const YAML::Exception& e) {
-        return Error{"kubeconfig " + source_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
-    }
-    try {
-        return parse_kubeconfig(root, "kubeconfig " + source_name, base_dir, context);
-    } catch (const YAML::Exception& e) {
-        return Error{"kubeconfig " + source_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
+        return yaml_error(e);
     }
 }
 

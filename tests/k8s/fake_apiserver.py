@@ -293,7 +293,11 @@ def load_manifests(paths):
 
 def parse_docs(text):
     out = []
-    for doc in yaml.safe_load_all(text):
+    if text.lstrip().startswith("{"):
+        docs = [json.loads(text)]  # JSON is YAML, but the YAML loader is slow on big bodies
+    else:
+        docs = yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    for doc in docs:
         if not doc:
             continue
         if not isinstance(doc, dict):

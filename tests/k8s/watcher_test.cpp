@@ -164,6 +164,26 @@ TEST_F(WatcherTest, InitialChunkedListOfEveryResourceWithKubeProxySelectors) {
     EXPECT_EQ(j["lastErrorTime"], "");
 }
 
+// 1,200 more Services with the production page size: three pages of one snapshot.
+TEST_F(WatcherTest, LargeListInPagesOfFiveHundred) {
+    FakeApiServer server({"--token", kToken, testdata("cluster.yaml")});
+    nlohmann::json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", nlohmann::json::array()}};
+    for (int i = 0; i < 1200; ++i) {
+        list["items"].push_back({{"apiVersion", "v1"},
+                                 {"kind", "Service"},
+                                 {"metadata", {{"name", "svc-" + std::to_string(i)}, {"namespace", "bulk"}}},
+                                 {"spec", {{"clusterIP", "10.97.0.1"}}}});
+    }
+    server.post("/_test/apply", list.dump());
+    WatchOptions o;  // list_limit 500
+    Watchers w(connect(server), queue_, o, {Resource::kServices});
+    w.start();
+    ASSERT_TRUE(synced(w));
+    EXPECT_EQ(mirror_.names(Resource::kServices).size(), 1204u);
+    EXPECT_EQ(server.state()["requests"]["list"]["services"], 3);
+    EXPECT_EQ(mirror_.count(Resource::kServices, EventType::kSynced), 1u);
+}
+
 TEST_F(WatcherTest, AddModifyDeleteAreDeliveredInOrder) {
     Watchers& w = watch({Resource::kServices, Resource::kPods});
     ASSERT_FALSE(HasFailure());
