@@ -58,6 +58,16 @@ TEST(HealthChecks, AnswersAnyPathWithKubeProxyHeaders) {
         EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
         EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
     }
+    httplib::Client c("127.0.0.1", p1);
+    auto head = c.Head("/");
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->get_header_value("Content-Type"), "application/json");
+    auto post = c.Post("/", "", "text/plain");
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 200);
+    EXPECT_EQ(post->body, body("prod", "web", 2));
+
     auto r = get(p2);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);

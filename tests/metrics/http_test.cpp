@@ -76,6 +76,9 @@ TEST_F(HttpTest, HealthzFollowsTheHeartbeat) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "ok\n");
+    auto head = client_->Head("/healthz");
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
 
     clock_.advance(4900ms);
     r = get("/healthz");
