@@ -101,4 +101,18 @@ nlohmann::json dump_pod_json(const CompiledPolicy& c, const PodRules& pod) {
     return j;
 }
 
+std::string trace_flow(const PolicySnapshot& snap, const FlowKey& key) {
+    const Verdict v = classify_one(snap, key);
+    std::string out = "pod " + std::to_string(key.pod_id) +
+                      (key.direction == Direction::kIngress ? " ingress " : " egress ") + ip_text(key.remote_ip) + " " +
+                      protocol_name(key.proto) + "/" + std::to_string(key.dport) + ": ";
+    switch (v.reason) {
+        case VerdictReason::kNotIsolated: out += "allow, not isolated"; break;
+        case VerdictReason::kUnknownPod: out += "allow, pod not in the snapshot"; break;
+        case VerdictReason::kAllowedByRule: out += "allow by " + snap.describe_rule(v.rule); break;
+        case VerdictReason::kDefaultDeny: out += "deny, isolated and no rule matched"; break;
+    }
+    return out + " (generation " + std::to_string(snap.generation()) + ")";
+}
+
 }  // namespace enidp::acl

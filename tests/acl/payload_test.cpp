@@ -64,6 +64,7 @@ TEST(AclPayload, DenyReflectionSignatureOnUdpIngress) {
                        PayloadPolicy::Action::kDeny));
     const Built b = build(w);
     ASSERT_NE(b.b.snapshot, nullptr) << b.b.error;
+    EXPECT_EQ(b.b.snapshot->generation(), 7u);
     const PayloadSnapshot* p = b.b.snapshot->payload();
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(p->pattern_count(), 2u);

@@ -264,6 +264,13 @@ TEST(NetpolTruthTable, MultiplePoliciesUnionAndReportTheDecidingRule) {
     ASSERT_FALSE(c.allowed({w.index("x/c"), w.index("x/a"), 80, Protocol::kTcp}, v));
     EXPECT_EQ(v[1].reason, VerdictReason::kDefaultDeny);
     EXPECT_EQ(v[1].rule, 0u);
+    const uint32_t xa = w.local[w.index("x/a")].id;
+    EXPECT_EQ(trace_flow(c.snapshot(), {xa, ip("10.0.2.3"), 81, 132, Direction::kIngress}),
+              "pod 0 ingress 10.0.2.3 sctp/81: allow by x/p2 ingress[1] (generation 1)");
+    EXPECT_EQ(trace_flow(c.snapshot(), {xa, ip("10.0.2.3"), 81, 6, Direction::kIngress}),
+              "pod 0 ingress 10.0.2.3 tcp/81: deny, isolated and no rule matched (generation 1)");
+    EXPECT_EQ(trace_flow(c.snapshot(), {xa, ip("10.0.2.3"), 81, 6, Direction::kEgress}),
+              "pod 0 egress 10.0.2.3 tcp/81: allow, not isolated (generation 1)");
 }
 
 TEST(NetpolTruthTable, HostNetworkPodsAreNeverSelectedAndOnlyMatchedByIpBlock) {
