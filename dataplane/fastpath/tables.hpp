@@ -113,7 +113,15 @@ private:
         uint32_t key;
         uint32_t value;
     };
-    static uint32_t hash(uint32_t ip) { return (ip * 0x9E3779B1u) >> 7; }
+    // murmur3's 32-bit finalizer: addresses are network order, so neighbouring pod IPs
+    // differ in the top byte; every input bit must reach the low bits the mask keeps.
+    static uint32_t hash(uint32_t ip) {
+        ip ^= ip >> 16;
+        ip *= 0x85EBCA6Bu;
+        ip ^= ip >> 13;
+        ip *= 0xC2B2AE35u;
+        return ip ^ (ip >> 16);
+    }
     std::vector<Slot> slots_;
     uint32_t mask_ = 0;
 };

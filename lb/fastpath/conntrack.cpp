@@ -160,6 +160,7 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
     f->service_port = service_port;
     f->backend = backend;
     f->reply_port = reply_port;
+    f->checked_gen.store(0, std::memory_order_relaxed);
     f->state.store(state, std::memory_order_relaxed);
     f->flags.store(flags, std::memory_order_relaxed);
     // Original key first: the flow is complete before either key is visible, and if the

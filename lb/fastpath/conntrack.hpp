@@ -129,6 +129,12 @@ struct alignas(64) Flow {
     std::atomic<uint8_t> state{0};       // CtState
     std::atomic<uint8_t> flags{0};       // FlowFlags
     std::atomic<uint8_t> dead{0};        // set once by whoever erases the flow
+    // Low 16 bits of the Service-table generation under which the backend was last seen
+    // alive. While it matches the live table, packets skip the backend-status look-up
+    // (a cache and TLB miss per packet with a million backends); a table change makes each
+    // flow check once more. Removed backends' flows are also purged right after a publish,
+    // so a 16-bit wrap can at worst skip one check for a flow the purge is removing anyway.
+    std::atomic<uint16_t> checked_gen{0};
 };
 static_assert(sizeof(Flow) == 64, "one cache line per flow");
 

@@ -224,14 +224,21 @@ inline Verdict process(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* dat
     if (f != nullptr && !f->dead.load(std::memory_order_relaxed)) [[likely]] {
         if (icmp_error) return translate_icmp_error(*f, d, data, p, st);
         if (d == CtDir::kReply) return translate(*f, d, data, p, w.now_ms, st);
-        const auto status =
-            static_cast<BackendStatus>(t.state->backends[f->backend].status.load(std::memory_order_relaxed));
-        bool renew = status == BackendStatus::kRemoved || t.ct->expired(*f, w.now_ms);
-        if (!renew && p.proto == kProtoTcp && tcp_new_syn(tcp_flags(data, p))) {
-            const auto s = static_cast<CtState>(f->state.load(std::memory_order_relaxed));
-            // A new connection on an old tuple: never to a terminating backend (#81775),
-            // and a closed connection's tuple starts over with a fresh choice.
-            renew = status != BackendStatus::kReady || s == CtState::kTcpTimeWait || s == CtState::kTcpClose;
+        const bool syn = p.proto == kProtoTcp && tcp_new_syn(tcp_flags(data, p));
+        const auto gen = static_cast<uint16_t>(t.table->generation);
+        bool renew = t.ct->expired(*f, w.now_ms);
+        if (!renew && (syn || f->checked_gen.load(std::memory_order_relaxed) != gen)) [[unlikely]] {
+            const auto status =
+                static_cast<BackendStatus>(t.state->backends[f->backend].status.load(std::memory_order_relaxed));
+            renew = status == BackendStatus::kRemoved;
+            if (!renew && syn) {
+                const auto s = static_cast<CtState>(f->state.load(std::memory_order_relaxed));
+                // A new connection on an old tuple: never to a terminating backend (#81775),
+                // and a closed connection's tuple starts over with a fresh choice.
+                renew = status != BackendStatus::kReady || s == CtState::kTcpTimeWait || s == CtState::kTcpClose;
+            }
+            if (!renew && f->checked_gen.load(std::memory_order_relaxed) != gen)
+                f->checked_gen.store(gen, std::memory_order_relaxed);
         }
         if (!renew) [[likely]]
             return translate(*f, d, data, p, w.now_ms, st);

@@ -110,7 +110,15 @@ private:
         uint64_t key;
         uint32_t value;
     };
-    static uint64_t hash(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 29; }
+    // splitmix64's finalizer: every key bit reaches the low bits the mask keeps (addresses
+    // are network order, so consecutive VIPs differ in the key's top byte).
+    static uint64_t hash(uint64_t k) {
+        k ^= k >> 30;
+        k *= 0xBF58476D1CE4E5B9ull;
+        k ^= k >> 27;
+        k *= 0x94D049BB133111EBull;
+        return k ^ (k >> 31);
+    }
     std::vector<Slot> slots_;
     uint64_t mask_ = 0;
 };
