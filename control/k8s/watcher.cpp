@@ -295,8 +295,8 @@ private:
 
 // ---- Watchers ----
 
-Watchers::Watchers(ConnectionSettings settings, EventQueue& queue, WatchOptions options,
-                   std::vector<Resource> resources) {
+Watchers::Watchers(const ConnectionSettings& settings, EventQueue& queue, const WatchOptions& options,
+                   const std::vector<Resource>& resources) {
     for (Resource r : resources) reflectors_.push_back(std::make_unique<Reflector>(settings, queue, options, r));
 }
 

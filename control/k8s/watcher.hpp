@@ -124,8 +124,8 @@ class Reflector;
 // All reflectors of one node. Not copyable; destroying it stops it.
 class Watchers {
 public:
-    Watchers(ConnectionSettings settings, EventQueue& queue, WatchOptions options = {},
-             std::vector<Resource> resources = {kAllResources.begin(), kAllResources.end()});
+    Watchers(const ConnectionSettings& settings, EventQueue& queue, const WatchOptions& options = {},
+             const std::vector<Resource>& resources = {kAllResources.begin(), kAllResources.end()});
     ~Watchers();
     Watchers(const Watchers&) = delete;
     Watchers& operator=(const Watchers&) = delete;

@@ -1,6 +1,6 @@
 // Connection settings: kubeconfig parsing, in-cluster service account, flags, token files.
-#include <stdlib.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <chrono>
 #include <filesystem>

@@ -115,7 +115,7 @@ protected:
     // otherwise) and watchers for `resources`; returns once every resource is listed and its
     // watch is open on the server.
     Watchers& watch(std::vector<Resource> resources, std::vector<std::string> server_args = {},
-                    WatchOptions options = fast_options()) {
+                    const WatchOptions& options = fast_options()) {
         if (server_args.empty()) server_args = {"--token", kToken, testdata("cluster.yaml")};
         server_ = std::make_unique<FakeApiServer>(server_args);
         watchers_ = std::make_unique<Watchers>(connect(*server_), queue_, options, resources);
@@ -307,7 +307,7 @@ class GoneOnReconnect : public WatcherTest, public ::testing::WithParamInterface
 
 TEST_P(GoneOnReconnect, Relists) {
     std::vector<std::string> args = {"--token", kToken, testdata("cluster.yaml")};
-    if (GetParam()) args.push_back("--gone-as-event");
+    if (GetParam()) args.emplace_back("--gone-as-event");
     Watchers& w = watch({Resource::kServices}, args);
     ASSERT_FALSE(HasFailure());
     FakeApiServer& server = *server_;
@@ -500,16 +500,16 @@ TEST(ClientTls, VerifiesTheServerCertificate) {
 
     std::ifstream in(cert);
     const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string b64;
     for (size_t i = 0; i < pem.size(); i += 3) {
         uint32_t v = static_cast<uint8_t>(pem[i]) << 16;
         if (i + 1 < pem.size()) v |= static_cast<uint8_t>(pem[i + 1]) << 8;
         if (i + 2 < pem.size()) v |= static_cast<uint8_t>(pem[i + 2]);
-        b64 += kB64[(v >> 18) & 63];
-        b64 += kB64[(v >> 12) & 63];
-        b64 += i + 1 < pem.size() ? kB64[(v >> 6) & 63] : '=';
-        b64 += i + 2 < pem.size() ? kB64[v & 63] : '=';
+        b64 += alphabet[(v >> 18) & 63];
+        b64 += alphabet[(v >> 12) & 63];
+        b64 += i + 1 < pem.size() ? alphabet[(v >> 6) & 63] : '=';
+        b64 += i + 2 < pem.size() ? alphabet[v & 63] : '=';
     }
     auto kc = from_kubeconfig_string(
         "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
