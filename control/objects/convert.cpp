@@ -479,8 +479,10 @@ lb::Service service(const Object& o) {
     read_service_ports(spec, svc);
     for (const Field& f : spec["externalIPs"].items()) add_ip(f, svc.external_ips);
     for (const Field& ingress : root["status"]["loadBalancer"]["ingress"].items()) {
-        if (ingress["ip"].present())
-            add_ip(ingress["ip"], svc.lb_ingress_ips);  // hostname-only entries: nothing to program
+        // ipMode Proxy: the load balancer proxies and sends from its own address to the node,
+        // so (like kube-proxy) the IP is not programmed. Hostname-only entries: nothing to program.
+        const bool proxy = ingress["ipMode"].one_of<bool>({{"VIP", false}, {"Proxy", true}}, false);
+        if (ingress["ip"].present() && !proxy) add_ip(ingress["ip"], svc.lb_ingress_ips);
     }
     read_affinity(spec, svc);
     read_traffic_policies(spec, svc);

@@ -43,7 +43,7 @@ spec:
   healthCheckNodePort: 31000
 status:
   loadBalancer:
-    ingress: [{ip: 203.0.113.7}, {hostname: lb.example.com}]
+    ingress: [{ip: 203.0.113.7}, {hostname: lb.example.com}, {ip: 203.0.113.8, ipMode: Proxy}, {ip: 203.0.113.9, ipMode: VIP}]
 )");
     EXPECT_EQ(s.ns, "shop");
     EXPECT_EQ(s.name, "web");
@@ -63,7 +63,7 @@ status:
     EXPECT_EQ(s.ports[2].target_port, 3868);  // defaults to port
     EXPECT_EQ(s.ports[2].node_port, 0);
     EXPECT_EQ(s.external_ips, std::vector<uint32_t>{ip("192.0.2.1")});
-    EXPECT_EQ(s.lb_ingress_ips, std::vector<uint32_t>{ip("203.0.113.7")});
+    EXPECT_EQ(s.lb_ingress_ips, (std::vector<uint32_t>{ip("203.0.113.7"), ip("203.0.113.9")}));  // not Proxy
     EXPECT_TRUE(s.affinity_client_ip);
     EXPECT_EQ(s.affinity_timeout_s, 30u);
     EXPECT_EQ(s.external_policy, lb::TrafficPolicy::kLocal);
@@ -562,6 +562,12 @@ std::vector<BadCase> bad_cases() {
         "bad.yaml:8: Service default/web: spec.externalIPs[0]: not a valid IP address: \"1.2.3\"");
     add("lb_ingress_ip", cat(kSvc, "  ports: [{port: 80}]\nstatus:\n  loadBalancer:\n    ingress:\n      - ip: x\n"),
         "bad.yaml:10: Service default/web: status.loadBalancer.ingress[0].ip: not a valid IP address: \"x\"");
+    add("ip_mode",
+        cat(kSvc,
+            "  ports: [{port: 80}]\nstatus:\n  loadBalancer:\n    ingress:\n      - ip: 1.2.3.4\n        ipMode: "
+            "proxy\n"),
+        "bad.yaml:11: Service default/web: status.loadBalancer.ingress[0].ipMode: unsupported value \"proxy\" "
+        "(supported: VIP, Proxy)");
     add("affinity", cat(kSvc, "  ports: [{port: 80}]\n  sessionAffinity: Cookie\n"),
         "bad.yaml:7: Service default/web: spec.sessionAffinity: unsupported value \"Cookie\" (supported: None, "
         "ClientIP)");
