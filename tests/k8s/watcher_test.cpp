@@ -269,7 +269,7 @@ TEST_F(WatcherTest, WatchTimeoutResumesWithoutRelistOrBackoff) {
     ASSERT_FALSE(HasFailure());
     FakeApiServer& server = *server_;
     ASSERT_TRUE(pump(
-        queue_, mirror_, [&] { return state_of(*watchers_, Resource::kServices).watches >= 3; }, 5s));
+        queue_, mirror_, [&] { return state_of(*watchers_, Resource::kServices).watches >= 3; }, 8s));
     server.post("/_test/apply", service("shop", "after-timeouts"));
     ASSERT_TRUE(pump(
         queue_, mirror_, [&] { return mirror_.names(Resource::kServices).contains("shop/after-timeouts"); }, 3s));
