@@ -53,6 +53,10 @@ std::vector<std::string> HealthChecks::update(const std::map<uint16_t, HealthChe
             it->second->state->info = info;
             continue;
         }
+        if (port == 0) {  // Listener would take any free port: not what a load balancer probes
+            errors.push_back("healthCheckNodePort 0 (" + info.ns + "/" + info.name + "): not a port");
+            continue;
+        }
         auto p = std::make_unique<Port>();
         p->state->info = info;
         auto server = std::make_unique<httplib::Server>();

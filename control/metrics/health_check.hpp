@@ -52,7 +52,8 @@ public:
     // are closed, new ports are opened, existing ones keep their listener and only take the
     // new Service and endpoint count. Returns one message per port that could not be opened
     // ("healthCheckNodePort 30123 (ns/name): cannot listen on 0.0.0.0:30123: Address already
-    // in use"); those ports are tried again on the next update(), the others keep working.
+    // in use", or "...: not a port" for port 0); those ports are tried again on the next
+    // update(), the others keep working.
     std::vector<std::string> update(const std::map<uint16_t, HealthCheckInfo>& services);
 
     // The ports with a listener now.

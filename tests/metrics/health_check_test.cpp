@@ -126,6 +126,12 @@ TEST(HealthChecks, UnbindablePortIsReportedOthersWork) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
 
+    // Port 0 is no healthCheckNodePort.
+    errors = hc.update({{good, {"prod", "web", 1}}, {0, {"prod", "zero", 1}}});
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0], "healthCheckNodePort 0 (prod/zero): not a port");
+    EXPECT_EQ(hc.ports(), std::vector<uint16_t>{good});
+
     // Freed: the next update opens it.
     holder.reset();
     errors = hc.update({{good, {"prod", "web", 1}}, {taken, {"prod", "db", 1}}});
