@@ -758,6 +758,25 @@ acl::PayloadPolicy payload_policy(const Object& o) {
     return pp;
 }
 
+// ---- Node ----
+
+lb::NodeInfo node_info(const Object& o) {
+    expect_api(o, "v1");
+    lb::NodeInfo n;
+    n.name = o.name;
+    const Meta meta = read_meta(o, false);
+    const auto zone = meta.labels.find("topology.kubernetes.io/zone");
+    if (zone != meta.labels.end()) n.zone = zone->second;
+    // NodePorts answer on the node's own addresses: InternalIP first, then ExternalIP.
+    const std::vector<Field> addresses = Field(&o.body, "")["status"]["addresses"].items();
+    for (const char* type : {"InternalIP", "ExternalIP"}) {
+        for (const Field& a : addresses) {
+            if (a["type"].str() == type) add_ip(a["address"], n.node_ips);
+        }
+    }
+    return n;
+}
+
 const nlohmann::json* label(const Object& o, const char* key) {
     const auto meta = o.body.find("metadata");
     if (meta == o.body.end() || !meta->is_object()) return nullptr;
@@ -786,6 +805,10 @@ Result<acl::NetworkPolicy> to_network_policy(const Object& o) {
 }
 Result<acl::PayloadPolicy> to_payload_policy(const Object& o) {
     return guarded(o, [&] { return payload_policy(o); });
+}
+
+Result<lb::NodeInfo> to_node_info(const Object& o) {
+    return guarded(o, [&] { return node_info(o); });
 }
 
 Result<Model> convert(const Object& o) {

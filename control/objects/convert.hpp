@@ -33,6 +33,11 @@ Result<acl::Namespace> to_namespace(const Object&);
 Result<acl::NetworkPolicy> to_network_policy(const Object&);
 Result<acl::PayloadPolicy> to_payload_policy(const Object&);
 
+// A Node (v1) → what the lb builder needs to know about this node: name, label
+// topology.kubernetes.io/zone, status.addresses of type InternalIP then ExternalIP (IPv4).
+// Not a store kind: the daemon reads its own Node.
+Result<lb::NodeInfo> to_node_info(const Object&);
+
 // Any supported kind; an unsupported kind or apiVersion is an Error.
 using Model =
     std::variant<lb::Service, lb::EndpointSlice, acl::Pod, acl::Namespace, acl::NetworkPolicy, acl::PayloadPolicy>;

@@ -393,6 +393,35 @@ spec: {patterns: [x]}
     EXPECT_TRUE(d.pod_selector.match_labels.empty());
 }
 
+TEST(ConvertNode, NodeInfo) {
+    const Object o = load_one(R"(
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/zone: zone-a}
+status:
+  addresses:
+    - {type: Hostname, address: node-a}
+    - {type: ExternalIP, address: 198.51.100.4}
+    - {type: InternalIP, address: 10.0.0.4}
+    - {type: InternalIP, address: "fd00::4"}
+)");
+    EXPECT_EQ(o.ns, "");
+    auto r = to_node_info(o);
+    ASSERT_TRUE(std::holds_alternative<lb::NodeInfo>(r)) << std::get<Error>(r).to_string();
+    const lb::NodeInfo& n = std::get<lb::NodeInfo>(r);
+    EXPECT_EQ(n.name, "node-a");
+    EXPECT_EQ(n.zone, "zone-a");
+    EXPECT_EQ(n.node_ips, (std::vector<uint32_t>{ip("10.0.0.4"), ip("198.51.100.4")}));
+    auto bad =
+        to_node_info(load_one("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus:\n  addresses:\n    - "
+                              "{type: InternalIP, address: 10.0.0}\n"));
+    ASSERT_TRUE(std::holds_alternative<Error>(bad));
+    EXPECT_EQ(std::get<Error>(bad).to_string(),
+              "test.yaml:6: Node n: status.addresses[0].address: not a valid IP address: \"10.0.0\"");
+}
+
 TEST(ConvertFromJson, WatcherObject) {
     const nlohmann::json body = {{"apiVersion", "v1"},
                                  {"kind", "Service"},
