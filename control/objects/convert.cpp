@@ -589,7 +589,7 @@ acl::Pod pod(const Object& o) {
     return p;
 }
 
-acl::Namespace namespace_(const Object& o) {
+acl::Namespace namespace_object(const Object& o) {
     expect_api(o, "v1");
     acl::Namespace n;
     n.name = o.name;
@@ -712,7 +712,7 @@ std::optional<std::vector<acl::Rule>> rules(const Field& f, const char* peers_ke
 Field required_spec(const Object& o, const char* api_version) {
     expect_api(o, api_version);
     read_meta(o, false);
-    const Field spec = Field(&o.body, "")["spec"];
+    Field spec = Field(&o.body, "")["spec"];
     if (!spec.present()) spec.fail("is required");
     return spec;
 }
@@ -798,7 +798,7 @@ Result<acl::Pod> to_pod(const Object& o) {
     return guarded(o, [&] { return pod(o); });
 }
 Result<acl::Namespace> to_namespace(const Object& o) {
-    return guarded(o, [&] { return namespace_(o); });
+    return guarded(o, [&] { return namespace_object(o); });
 }
 Result<acl::NetworkPolicy> to_network_policy(const Object& o) {
     return guarded(o, [&] { return network_policy(o); });
@@ -816,7 +816,7 @@ Result<Model> convert(const Object& o) {
         if (o.kind == kKindService) return service(o);
         if (o.kind == kKindEndpointSlice) return endpoint_slice(o);
         if (o.kind == kKindPod) return pod(o);
-        if (o.kind == kKindNamespace) return namespace_(o);
+        if (o.kind == kKindNamespace) return namespace_object(o);
         if (o.kind == kKindNetworkPolicy) return network_policy(o);
         if (o.kind == kKindPayloadPolicy) return payload_policy(o);
         fail_at("/kind", "unsupported kind " + in_quotes(o.kind) +
