@@ -1,6 +1,6 @@
 #include "control/metrics/listener.hpp"
 
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): sigaction is POSIX, not in <csignal>
 #include <sys/socket.h>
 
 #include <cerrno>

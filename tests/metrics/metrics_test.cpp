@@ -66,8 +66,8 @@ dp::DataplaneCounters sample() {
     return c;
 }
 
-const char* kEniLabels = R"({device="net_tap0",owner="eni-a",port="0",role="eni"})";
-const char* kPodLabels = R"({device="virtio_user2",owner="demo/pod-a",port="2",role="pod"})";
+constexpr const char* kEniLabels = R"({device="net_tap0",owner="eni-a",port="0",role="eni"})";
+constexpr const char* kPodLabels = R"({device="virtio_user2",owner="demo/pod-a",port="2",role="pod"})";
 
 TEST(Metrics, ExpositionHasEverySeries) {
     Metrics m;
@@ -91,12 +91,10 @@ TEST(Metrics, ExpositionHasEverySeries) {
     EXPECT_EQ(v[R"(enidp_drops_total{reason="tx_full"})"], 3);
     EXPECT_EQ(v[R"(enidp_drops_total{reason="ipv6_unsupported"})"], 30);
     // Every reason and event is present from the start, zero or not.
-    for (size_t i = 0; i < dp::kDropCount; i++)
-        EXPECT_EQ(v.count(std::string("enidp_drops_total{reason=\"") + dp::kDropNames[i] + "\"}"), 1u)
-            << dp::kDropNames[i];
-    for (size_t i = 0; i < dp::kEventCount; i++)
-        EXPECT_EQ(v.count(std::string("enidp_events_total{event=\"") + dp::kEventNames[i] + "\"}"), 1u)
-            << dp::kEventNames[i];
+    for (const char* reason : dp::kDropNames)
+        EXPECT_EQ(v.count(std::string("enidp_drops_total{reason=\"") + reason + "\"}"), 1u) << reason;
+    for (const char* event : dp::kEventNames)
+        EXPECT_EQ(v.count(std::string("enidp_events_total{event=\"") + event + "\"}"), 1u) << event;
     EXPECT_EQ(v[R"(enidp_drops_total{reason="l2_truncated"})"], 0);
     EXPECT_EQ(v[R"(enidp_events_total{event="to_eni"})"], 12);
     EXPECT_EQ(v[R"(enidp_events_total{event="service_new_flows"})"], 5);
