@@ -4,10 +4,12 @@
 // Control thread only; owned by whoever calls build_table (one per LbState).
 //
 // Keys: a service port is (namespace, name, port name, protocol); a backend is
-// (service-port id, ip, port). A build marks every key it still programs (begin_build,
+// (service-port id, ip, port). A build marks every key that still exists (begin_build,
 // port_id / backend_id, end_build); the ids nobody asked for are *retired*: end_build
 // returns them, the runtime sets their LbState entries kRemoved and purges the conntrack
-// flows that carry them, and only then calls release_retired(). Until that call a retired
+// flows that carry them, and only then calls release_retired() (build_table asks for every
+// endpoint still in the slices, so only deleted endpoints are retired; terminating ones keep
+// their id and their established flows). Until that call a retired
 // id is quarantined: it is never handed out again, even if its key comes back (the key gets
 // a fresh id), so a flow tagged with an old id can never be mistaken for a new object.
 // Running out of ids (live + retired reach the LbState capacity) is an error for the object

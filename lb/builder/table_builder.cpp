@@ -19,7 +19,6 @@ struct PortPlan {
     std::vector<EndpointCandidate> eps;
     std::vector<uint32_t> sets[3];  // internal, external, cluster: indices into eps
     std::vector<uint16_t> weights;  // per eps (weighted algorithm)
-    std::vector<uint32_t> members;  // union of the sets, ascending
     bool has_any = false;
     bool external_local = false;
     uint32_t local_ready = 0;
@@ -98,10 +97,7 @@ bool plan_port(const Service& svc, const ServicePortSpec& spec, size_t i, const 
                     std::to_string(kMaglevMaxBackends) + " a backend set can hold";
             return false;
         }
-        plan.members.insert(plan.members.end(), s.begin(), s.end());
     }
-    std::sort(plan.members.begin(), plan.members.end());
-    plan.members.erase(std::unique(plan.members.begin(), plan.members.end()), plan.members.end());
     for (const EndpointCandidate& c : plan.eps) plan.local_ready += c.local && c.ready;
     if (svc.algorithm == Algorithm::kWeighted) {
         plan.weights.resize(plan.eps.size());
@@ -191,20 +187,28 @@ public:
     PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options)
         : table_(table), maglev_(maglev), options_(options) {}
 
-    void emit(const Service& svc, const PortPlan& plan, ServicePort& sp, StableIds& ids) {
+    // Every endpoint of the port gets (or keeps) its id, in a set or not, so a terminating
+    // endpoint's flows survive until it leaves the slices; `status` gets (id, status) of each.
+    void emit(const Service& svc, const PortPlan& plan, ServicePort& sp, StableIds& ids,
+              std::vector<std::pair<uint32_t, BackendStatus>>& status) {
+        ep_ids_.resize(plan.eps.size());
+        for (size_t e = 0; e < plan.eps.size(); ++e) {
+            const EndpointCandidate& c = plan.eps[e];
+            ep_ids_[e] = ids.backend_id(sp.id, c.ip, htons(c.port));
+            status.emplace_back(ep_ids_[e], c.ready ? BackendStatus::kReady : BackendStatus::kServingTerminating);
+        }
         BackendSet* out[3] = {&sp.internal, &sp.external, &sp.cluster};
         for (int s = 0; s < 3; ++s) {
             const std::vector<uint32_t>& members = plan.sets[s];
             const int same = same_as_earlier(plan, s);
             if (same >= 0) *out[s] = *out[same];
-            else *out[s] = emit_set(svc, plan, members, sp.id, ids);
+            else *out[s] = emit_set(svc, plan, members);
             out[s]->empty_action = plan.has_any ? EmptyAction::kDrop : EmptyAction::kReject;
         }
     }
 
 private:
-    BackendSet emit_set(const Service& svc, const PortPlan& plan, const std::vector<uint32_t>& members,
-                        uint32_t port_id, StableIds& ids) {
+    BackendSet emit_set(const Service& svc, const PortPlan& plan, const std::vector<uint32_t>& members) {
         BackendSet set;
         set.first = static_cast<uint32_t>(table_.backends.size());
         set.count = static_cast<uint32_t>(members.size());
@@ -216,7 +220,7 @@ private:
             b.ip = c.ip;
             b.port = htons(c.port);
             b.weight = plan.weights.empty() ? 1 : plan.weights[m];
-            b.id = ids.backend_id(port_id, b.ip, b.port);
+            b.id = ep_ids_[m];
             b.local = c.local;
             b.serving_terminating = !c.ready;
             table_.backends.push_back(b);
@@ -243,6 +247,7 @@ private:
     const BuildOptions& options_;
     std::vector<MaglevKey> keys_;
     std::vector<uint16_t> weights_;
+    std::vector<uint32_t> ep_ids_;  // per plan.eps: its backend id
 };
 
 // Ids the Service would newly take; the build refuses it when they are not free.
@@ -257,8 +262,8 @@ std::string check_capacity(const Service& svc, const ServicePlan& plan, const St
         const auto proto = static_cast<uint8_t>(p.spec->protocol);
         const uint32_t port_id = ids.find_port(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
         ports += port_id == kNone;
-        for (uint32_t m : p.members)
-            backends += port_id == kNone || ids.find_backend(port_id, p.eps[m].ip, htons(p.eps[m].port)) == kNone;
+        for (const EndpointCandidate& c : p.eps)
+            backends += port_id == kNone || ids.find_backend(port_id, c.ip, htons(c.port)) == kNone;
     }
     const uint32_t free_ports = ids.free_ports() - pending.ports;
     const uint32_t free_backends = ids.free_backends() - pending.backends;
@@ -368,10 +373,11 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
         accepted.emplace_back(&svc, std::move(plan));
     }
 
-    size_t n_ports = 0, n_frontends = 0, n_backends = 0, n_maglev = 0;
+    size_t n_ports = 0, n_frontends = 0, n_backends = 0, n_maglev = 0, n_endpoints = 0;
     for (const auto& [svc, plan] : accepted) {
         n_ports += plan.ports.size();
         n_frontends += plan.frontends.size();
+        for (const PortPlan& p : plan.ports) n_endpoints += p.eps.size();
         for (const PortPlan& p : plan.ports)
             for (int s = 0; s < 3; ++s)
                 if (same_as_earlier(p, s) < 0) {
@@ -384,6 +390,7 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     table.frontends.reserve(n_frontends);
     table.backends.reserve(n_backends);
     table.maglev.reserve(n_maglev);
+    result.backend_status.reserve(n_endpoints);
 
     ids.begin_build();
     for (const auto& [svc_ptr, plan] : accepted) {
@@ -402,7 +409,7 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
             sp.health_check_node_port = plan.health_check ? svc.health_check_node_port : 0;
             sp.name = static_cast<uint32_t>(table.names.size());
             table.names.push_back(service_port_name(svc, *p.spec));
-            emitter.emit(svc, p, sp, ids);
+            emitter.emit(svc, p, sp, ids, result.backend_status);
             table.ports.push_back(sp);
         }
         for (const FrontendPlan& f : plan.frontends) {
@@ -420,10 +427,6 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     RetiredIds retired = ids.end_build();
     result.retired_ports = std::move(retired.ports);
     result.retired_backends = std::move(retired.backends);
-    result.backend_status.reserve(table.backends.size());
-    for (const Backend& b : table.backends)
-        result.backend_status.emplace_back(
-            b.id, b.serving_terminating ? BackendStatus::kServingTerminating : BackendStatus::kReady);
     std::sort(result.backend_status.begin(), result.backend_status.end());
     result.backend_status.erase(std::unique(result.backend_status.begin(), result.backend_status.end()),
                                 result.backend_status.end());

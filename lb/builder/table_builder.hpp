@@ -34,11 +34,15 @@ struct BuildResult {
     // "ns/name: field: message", one per skipped Service, in (ns, name) order. Everything
     // else is still in the table.
     std::vector<std::string> errors;
-    // Every backend id in the table, ascending, with the status it should now have
-    // (kReady or kServingTerminating).
+    // Every backend id, ascending, with the status it should now have: one per endpoint still
+    // in its Service port's slices (first address, resolved port), whether or not it is in a
+    // backend set. kReady when ready, else kServingTerminating (serving or not: the fast path
+    // only needs "not ready" to send new SYNs elsewhere while established flows keep going).
     std::vector<std::pair<uint32_t, BackendStatus>> backend_status;
-    std::vector<uint32_t> retired_backends;  // ascending; set kRemoved and purge their flows
-    std::vector<uint32_t> retired_ports;     // ascending
+    // Ascending: ids of endpoints that left the slices, or whose Service or port went away.
+    // Set kRemoved and purge their flows. A terminating endpoint is not retired (#81775).
+    std::vector<uint32_t> retired_backends;
+    std::vector<uint32_t> retired_ports;  // ascending
     // externalTrafficPolicy: Local Services: healthCheckNodePort → local ready endpoints
     // (the most over the Service's ports), for the HTTP health responder (200 when > 0).
     std::map<uint16_t, uint32_t> health_check_local_endpoints;
@@ -51,6 +55,9 @@ struct BuildResult {
 // - Frontends per port: clusterIPs (kClusterIp, by_vip), the nodePort of NodePort and
 //   LoadBalancer Services (kNodePort, by_node_port keyed (0, nodePort, proto)), externalIPs
 //   (kExternalIp), and the ingress IPs of LoadBalancer Services (kLoadBalancer).
+// - Backend ids: every endpoint of the port (collect_endpoints) keeps its id while it is in
+//   the slices, in a set or not (a terminating endpoint outside every set keeps its flows);
+//   only endpoints gone from the slices are retired.
 // - Backends: see collect_endpoints and categorize_endpoints (lb/builder/endpoints.hpp).
 //   internal = iTP Local ? local : cluster; external = eTP Local (and externally
 //   accessible) ? local : cluster; cluster = the cluster endpoints, or the local ones when

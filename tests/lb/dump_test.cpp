@@ -46,8 +46,9 @@ TEST(Dump, TextShowsPortsFrontendsBackendsAndFill) {
              "  external: 1 backends empty=drop",
              "  cluster: = internal",
              "default/weighted:443/TCP id=1 weighted",
-             "    10.2.0.1:8443 id=2 remote ready weight=3 wheel=3",
-             "    10.2.0.2:8443 id=3 remote ready weight=1 wheel=1",
+             // id 2 is the terminating 10.1.0.3: in no set, but it keeps an id while it exists.
+             "    10.2.0.1:8443 id=3 remote ready weight=3 wheel=3",
+             "    10.2.0.2:8443 id=4 remote ready weight=1 wheel=1",
          })
         EXPECT_NE(text.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << text;
     EXPECT_EQ(text.find("10.1.0.3"), std::string::npos);  // serving-terminating, not used while others are ready

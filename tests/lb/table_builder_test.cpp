@@ -426,7 +426,84 @@ TEST(BuildTable, TopologyHintsFilterTheClusterSet) {
                                                    endpoint("10.1.0.2", "node-c", kReady, "zone-b", {"zone-b"})})});
     EXPECT_EQ(backends_of(*r.table, r.table->ports.at(0).internal), std::vector<std::string>{"10.1.0.1:8080"});
     EXPECT_EQ(r.table->backends.size(), 1u);  // 10.1.0.2 is in no set
-    EXPECT_EQ(r.backend_status.size(), 1u);
+    // ... but it is still an endpoint of the Service: it has an id, ready.
+    ASSERT_EQ(r.backend_status.size(), 2u);
+    EXPECT_EQ(r.backend_status[0].second, BackendStatus::kReady);
+    EXPECT_EQ(r.backend_status[1].second, BackendStatus::kReady);
+}
+
+// The status build_table asks for `id`, or kFree when it has none.
+BackendStatus status_of(const BuildResult& r, uint32_t id) {
+    for (const auto& [i, s] : r.backend_status)
+        if (i == id) return s;
+    return BackendStatus::kFree;
+}
+
+// Kubernetes #81775: an endpoint keeps its backend id while it is in the slices, in a set or
+// not, so its established flows are not purged; only a deleted one is retired.
+TEST(BuildTable, TerminatingEndpointsKeepTheirIdsUntilDeleted) {
+    struct Case {
+        const char* name;
+        Cond old_conditions;  // the old backend's conditions once the new one is ready
+    };
+    for (const Case& c : {Case{"serving-terminating", kServingTerminating},
+                          Case{"terminating-not-serving", kTerminatingNotServing}, Case{"not-ready", kNotReady}}) {
+        SCOPED_TRACE(c.name);
+        StableIds ids = big_ids();
+        const Service web = cluster_ip_service("default", "web", "10.96.0.10", {tcp_port("http", 80)});
+        const BuildResult r1 = build({web}, {web_slice({endpoint("10.1.0.1", "node-b")})}, ids);
+        const uint32_t port_id = r1.table->ports.at(0).id;
+        const uint32_t old_id = r1.table->backends.at(0).id;
+        EXPECT_EQ(status_of(r1, old_id), BackendStatus::kReady);
+        ids.release_retired();
+
+        // A new pod is ready, the old one terminates: it leaves every set but keeps its id.
+        const BuildResult r2 =
+            build({web},
+                  {web_slice({endpoint("10.1.0.1", "node-b", c.old_conditions), endpoint("10.1.0.2", "node-c")})}, ids);
+        EXPECT_EQ(backends_of(*r2.table, r2.table->ports.at(0).internal), std::vector<std::string>{"10.1.0.2:8080"});
+        EXPECT_TRUE(r2.retired_backends.empty());
+        EXPECT_EQ(ids.find_backend(port_id, ip("10.1.0.1"), be16(8080)), old_id);
+        EXPECT_EQ(status_of(r2, old_id), BackendStatus::kServingTerminating);
+        const uint32_t new_id = r2.table->backends.at(0).id;
+        EXPECT_NE(new_id, old_id);
+        EXPECT_EQ(status_of(r2, new_id), BackendStatus::kReady);
+        EXPECT_EQ(r2.backend_status.size(), 2u);
+        ids.release_retired();
+
+        // Deleted from the slice: now it is retired, the new one keeps its id.
+        const BuildResult r3 = build({web}, {web_slice({endpoint("10.1.0.2", "node-c")})}, ids);
+        EXPECT_EQ(r3.retired_backends, std::vector<uint32_t>{old_id});
+        EXPECT_EQ(status_of(r3, old_id), BackendStatus::kFree);
+        EXPECT_EQ(r3.table->backends.at(0).id, new_id);
+        EXPECT_EQ(ids.find_backend(port_id, ip("10.1.0.1"), be16(8080)), kNone);
+    }
+}
+
+TEST(BuildTable, EndpointsOfARemovedServiceOrPortAreRetired) {
+    StableIds ids = big_ids();
+    const Service two = cluster_ip_service("default", "web", "10.96.0.10", {tcp_port("http", 80), tcp_port("alt", 81)});
+    const EndpointSlice s = slice("default", "web-abc", "web", {slice_port("http", 8080), slice_port("alt", 8081)},
+                                  {endpoint("10.1.0.1", "node-b", kServingTerminating), endpoint("10.1.0.2", "n")});
+    const BuildResult r1 = build({two}, {s}, ids);
+    EXPECT_EQ(r1.backend_status.size(), 4u);  // 2 endpoints x 2 ports, the terminating ones in no set
+    const uint32_t alt = port_named(*r1.table, "default/web:alt/TCP")->id;
+    const uint32_t alt_old = ids.find_backend(alt, ip("10.1.0.1"), be16(8081));
+    const uint32_t alt_new = ids.find_backend(alt, ip("10.1.0.2"), be16(8081));
+    ASSERT_NE(alt_old, kNone);
+    EXPECT_EQ(status_of(r1, alt_old), BackendStatus::kServingTerminating);
+
+    // The port goes: both of its endpoints are retired, terminating or not.
+    Service one = two;
+    one.ports.pop_back();
+    const BuildResult r2 = build({one}, {s}, ids);
+    EXPECT_EQ(r2.retired_backends, (std::vector<uint32_t>{std::min(alt_old, alt_new), std::max(alt_old, alt_new)}));
+    EXPECT_EQ(r2.backend_status.size(), 2u);
+
+    // The Service goes: everything is retired.
+    const BuildResult r3 = build({}, {s}, ids);
+    EXPECT_EQ(r3.retired_backends.size(), 2u);
+    EXPECT_TRUE(r3.backend_status.empty());
 }
 
 }  // namespace
