@@ -531,7 +531,7 @@ Pod parse_pod(const Field& item, const Config& c, Seen& seen) {
 Config parse_config(const YAML::Node& root, const std::string& source) {
     const MapReader top(Field{root, "", line_of(root, 1)},
                         {"node_name", "eal", "workers", "burst", "rx_desc", "tx_desc", "mempool", "idle_backoff",
-                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb"});
+                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "api"});
     Config c;
     c.source = source;
     c.gateway_mac = kDefaultGatewayMac;
@@ -577,6 +577,17 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
             return v;
         });
         m.read("file", c.stats_file, read_string);
+    }
+
+    if (const Field* f = top.get("api")) {
+        const MapReader m(*f, {"socket"});
+        m.read("socket", c.api_socket, [](const Field& x) {
+            std::string v = read_string(x);
+            // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
+            if (v.empty() || v[0] != '/') x.fail(quoted(v) + " is not an absolute path");
+            if (v.size() > 107) x.fail("the path is " + std::to_string(v.size()) + " bytes long (at most 107)");
+            return v;
+        });
     }
 
     top.read("node_zone", c.node_zone, read_string);

@@ -116,6 +116,7 @@ struct Config {
     Mac gateway_mac;             // virtual router MAC the pods see as their gateway
     uint32_t stats_interval_ms = 0;  // 0 = no periodic stats print
     std::string stats_file;      // JSON counters rewritten every second when set
+    std::string api_socket = "/run/enidp/enidp.sock";  // api.socket: the enidp.v1 gRPC unix socket
     std::vector<Eni> enis;
     std::vector<Pod> pods;
 

@@ -183,6 +183,7 @@ enis:
     EXPECT_EQ(c.gateway_mac, mac("02:00:00:00:00:01"));
     EXPECT_EQ(c.stats_interval_ms, 0u);
     EXPECT_EQ(c.stats_file, "");
+    EXPECT_EQ(c.api_socket, "/run/enidp/enidp.sock");
     EXPECT_TRUE(c.pods.empty());
     ASSERT_EQ(c.enis.size(), 1u);
     EXPECT_EQ(c.enis[0].line, 3);
@@ -403,6 +404,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "stats.interval_ms: 50 is out of range (expected 0 or 100..3600000)"},
         BadCase{"StatsFileNotString", edit({{"workers: 2", "workers: 2\nstats: {file: [a]}"}}), 5,
                 "stats.file: expected a string, got a list"},
+        BadCase{"ApiSocketRelative", edit({{"workers: 2", "workers: 2\napi: {socket: run/enidp.sock}"}}), 5,
+                "api.socket: \"run/enidp.sock\" is not an absolute path"},
+        BadCase{"ApiSocketTooLong", edit({{"workers: 2", "workers: 2\napi: {socket: /" + std::string(120, 'a') + "}"}}), 5,
+                "api.socket: the path is 121 bytes long (at most 107)"},
+        BadCase{"ApiUnknownKey", edit({{"workers: 2", "workers: 2\napi: {listen: 0.0.0.0:9000}"}}), 5,
+                "unknown key \"listen\""},
         BadCase{"GatewayMacMulticast", edit({{"\"02:00:00:00:00:01\"", "\"03:00:00:00:00:01\""}}), 5,
                 "gateway_mac: \"03:00:00:00:00:01\" is a multicast MAC (expected a unicast MAC"},
         BadCase{"GatewayMacZero", edit({{"\"02:00:00:00:00:01\"", "\"00:00:00:00:00:00\""}}), 5, "is the zero MAC"},

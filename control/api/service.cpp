@@ -1,0 +1,172 @@
+// The enidp.v1.Enidp gRPC service: see service.hpp.
+#include "control/api/service.hpp"
+
+namespace enidp::api {
+
+namespace {
+
+grpc::Status invalid(const FieldError& e) { return {grpc::StatusCode::INVALID_ARGUMENT, e.to_string()}; }
+
+void fill(const objects::Entry& e, v1::StoredObject& out) {
+    out.set_kind(e.object.kind);
+    out.set_namespace_(e.object.ns);
+    out.set_name(e.object.name);
+    out.set_json(e.object.body.dump());
+    out.set_source(objects::to_string(e.source));
+    out.set_generation(e.generation);
+    out.set_origin(e.object.source);
+}
+
+}  // namespace
+
+Checked<DecodedObjects> decode_objects(const v1::ApplyObjectsRequest& req) {
+    DecodedObjects d;
+    if (req.objects().empty()) return FieldError{"objects", "at least one object is required"};
+    for (int i = 0; i < req.objects_size(); i++) {
+        const v1::ObjectText& o = req.objects(i);
+        const std::string at = "objects[" + std::to_string(i) + "]";
+        if (o.text().find_first_not_of(" \t\r\n") == std::string::npos) return FieldError{at + ".text", "required"};
+        if (o.line() < 0) return FieldError{at + ".line", "must be >= 0"};
+        const std::string file = o.file().empty() ? "grpc" : o.file();
+        auto loaded = objects::load_string(o.text(), file);
+        if (auto* e = std::get_if<objects::Error>(&loaded)) return FieldError{at, e->to_string()};
+        auto& objs = std::get<std::vector<objects::Object>>(loaded);
+        if (objs.empty()) return FieldError{at + ".text", "holds no object"};
+        // Lines of the text are lines of `file` starting at `line`.
+        const int offset = o.line() > 0 ? o.line() - 1 : 0;
+        for (auto& obj : objs) {
+            if (obj.line > 0) obj.line += offset;
+            for (auto& [ptr, line] : obj.lines) line += offset;
+            if (!o.field_lines().empty()) {
+                obj.lines.clear();
+                for (const auto& [ptr, line] : o.field_lines())
+                    if (line > 0) obj.lines[ptr] = line;
+            }
+            if (o.line() > 0) obj.source = file + ":" + std::to_string(obj.line);
+            d.objects.push_back(std::move(obj));
+            d.index.push_back(static_cast<size_t>(i));
+        }
+    }
+    return d;
+}
+
+grpc::Status Service::on_control(const std::function<grpc::Status()>& fn) {
+    grpc::Status result;
+    switch (queue_.call<grpc::Status>(fn, timeout_, result)) {
+        case CallStatus::kOk: return result;
+        case CallStatus::kTimeout:
+            return {grpc::StatusCode::DEADLINE_EXCEEDED,
+                    "the control thread did not answer within " + std::to_string(timeout_.count()) + " ms"};
+        case CallStatus::kClosed: return {grpc::StatusCode::UNAVAILABLE, "enidp is stopping"};
+    }
+    return {grpc::StatusCode::INTERNAL, "unreachable"};
+}
+
+grpc::Status Service::ApplyObjects(grpc::ServerContext*, const v1::ApplyObjectsRequest* req,
+                                   v1::ApplyObjectsResponse* resp) {
+    auto decoded = decode_objects(*req);
+    if (auto* e = std::get_if<FieldError>(&decoded)) return invalid(*e);
+    const auto& d = std::get<DecodedObjects>(decoded);
+    auto r = store_.apply_all(d.objects, objects::Source::kGrpc);
+    if (auto* e = std::get_if<objects::Error>(&r)) {
+        std::string at = "objects";
+        for (size_t k = 0; k < d.objects.size(); k++)
+            if (d.objects[k].describe() == e->object) {
+                at += "[" + std::to_string(d.index[k]) + "]";
+                break;
+            }
+        return invalid(FieldError{at, e->to_string()});
+    }
+    const auto& outcome = std::get<objects::ApplyOutcome>(r);
+    resp->set_changed(outcome.changed);
+    resp->set_generation(outcome.generation);
+    resp->set_objects(static_cast<uint32_t>(d.objects.size()));
+    return grpc::Status::OK;
+}
+
+grpc::Status Service::DeleteObject(grpc::ServerContext*, const v1::DeleteObjectRequest* req,
+                                   v1::DeleteObjectResponse* resp) {
+    auto ref = check_object_ref("delete", req->kind(), req->namespace_(), req->name());
+    if (auto* e = std::get_if<FieldError>(&ref)) return invalid(*e);
+    const auto& r = std::get<ObjectRef>(ref);
+    if (!store_.remove(r.kind, r.ns, r.name))
+        return {grpc::StatusCode::NOT_FOUND, objects::Key{r.kind, r.ns, r.name}.to_string() + " not found"};
+    resp->set_generation(store_.generation());
+    return grpc::Status::OK;
+}
+
+grpc::Status Service::GetObject(grpc::ServerContext*, const v1::GetObjectRequest* req, v1::GetObjectResponse* resp) {
+    auto ref = check_object_ref("get", req->kind(), req->namespace_(), req->name());
+    if (auto* e = std::get_if<FieldError>(&ref)) return invalid(*e);
+    const auto& r = std::get<ObjectRef>(ref);
+    auto entry = store_.get(r.kind, r.ns, r.name);
+    if (!entry) return {grpc::StatusCode::NOT_FOUND, objects::Key{r.kind, r.ns, r.name}.to_string() + " not found"};
+    fill(*entry, *resp->mutable_object());
+    return grpc::Status::OK;
+}
+
+grpc::Status Service::ListObjects(grpc::ServerContext*, const v1::ListObjectsRequest* req,
+                                  v1::ListObjectsResponse* resp) {
+    if (req->kind().empty()) return invalid({"list.kind", "required (one of " + known_kinds() + ")"});
+    if (!known_kind(req->kind()))
+        return invalid({"list.kind", "\"" + req->kind() + "\" is not one of " + known_kinds()});
+    for (const auto& e : store_.list(req->kind()))
+        if (req->namespace_().empty() || e.object.ns == req->namespace_()) fill(e, *resp->add_objects());
+    return grpc::Status::OK;
+}
+
+grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*, v1::GetStatsResponse* resp) {
+    return on_control([&] {
+        view_.stats(*resp);
+        return grpc::Status::OK;
+    });
+}
+
+grpc::Status Service::DumpServices(grpc::ServerContext*, const v1::DumpServicesRequest* req,
+                                   v1::DumpServicesResponse* resp) {
+    if (req->format() != v1::DUMP_FORMAT_TEXT && req->format() != v1::DUMP_FORMAT_JSON)
+        return invalid({"services.format", "must be DUMP_FORMAT_TEXT or DUMP_FORMAT_JSON"});
+    const auto format = req->format();
+    return on_control([&] {
+        view_.dump_services(format, *resp);
+        return grpc::Status::OK;
+    });
+}
+
+grpc::Status Service::DumpConntrack(grpc::ServerContext*, const v1::DumpConntrackRequest* req,
+                                    v1::DumpConntrackResponse* resp) {
+    auto filter = check_conntrack(*req);
+    if (auto* e = std::get_if<FieldError>(&filter)) return invalid(*e);
+    const auto& f = std::get<ConntrackFilter>(filter);
+    return on_control([&] {
+        view_.dump_conntrack(f, *resp);
+        return grpc::Status::OK;
+    });
+}
+
+grpc::Status Service::Trace(grpc::ServerContext*, const v1::TraceRequest* req, v1::TraceResponse* resp) {
+    auto query = check_trace(*req);
+    if (auto* e = std::get_if<FieldError>(&query)) return invalid(*e);
+    const auto& q = std::get<TraceQuery>(query);
+    return on_control([&] {
+        const std::string missing = view_.trace(q, *resp);
+        if (!missing.empty()) return grpc::Status{grpc::StatusCode::NOT_FOUND, missing};
+        return grpc::Status::OK;
+    });
+}
+
+grpc::Status Service::GetGenerations(grpc::ServerContext*, const v1::GetGenerationsRequest*,
+                                     v1::GetGenerationsResponse* resp) {
+    // Realized first: a change landing in between then shows as realized < desired, never the reverse.
+    uint64_t realized = 0;
+    auto s = on_control([&] {
+        realized = view_.realized_generation();
+        return grpc::Status::OK;
+    });
+    if (!s.ok()) return s;
+    resp->set_desired(store_.generation());
+    resp->set_realized(realized);
+    return grpc::Status::OK;
+}
+
+}  // namespace enidp::api

@@ -1,0 +1,28 @@
+// DataplaneView: what the API reads from the data path. The gRPC service runs each call on the
+// control thread through ControlQueue; the daemon implements it on dp::Dataplane
+// (dataplane_view.hpp), tests may implement it on a fake.
+//
+// Who may call: the control thread only (every method touches the Dataplane).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "control/api/validate.hpp"
+#include "enidp.pb.h"
+
+namespace enidp::api {
+
+class DataplaneView {
+public:
+    virtual ~DataplaneView() = default;
+    virtual void stats(v1::GetStatsResponse& out) = 0;
+    virtual void dump_services(v1::DumpFormat format, v1::DumpServicesResponse& out) = 0;
+    virtual void dump_conntrack(const ConntrackFilter& filter, v1::DumpConntrackResponse& out) = 0;
+    // A pod named in `query` that the node does not know: returns "trace.from: ..." / "trace.to: ..."
+    // (the service turns it into NOT_FOUND); otherwise fills `out` and returns "".
+    virtual std::string trace(const TraceQuery& query, v1::TraceResponse& out) = 0;
+    virtual uint64_t realized_generation() = 0;
+};
+
+}  // namespace enidp::api
