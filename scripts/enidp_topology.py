@@ -57,7 +57,7 @@ def link_exists(name, netns=None):
 
 class Topology:
     def __init__(self, build_dir, prefix="enidp-demo", pods=("pod-a", "pod-b"), workdir=None, manifests=None,
-                 node_ips=()):
+                 node_ips=(), api=None):
         self.build = os.path.abspath(build_dir)
         self.prefix = prefix
         self.vpc = f"{prefix}-vpc"
@@ -68,6 +68,7 @@ class Topology:
         self.stats_file = os.path.join(self.dir, "stats.json")
         self.manifests = manifests      # Kubernetes YAML (Services, EndpointSlices) or None
         self.node_ips = list(node_ips)
+        self.api = api                  # the gRPC API's unix socket path (config api.socket) or None
         self.enidp = None
         self.pod_procs = {}
         self.logs = []
@@ -95,6 +96,8 @@ class Topology:
         if self.manifests is not None:
             self.write_manifests(self.manifests)
             lines.append("manifests: [services.yaml]")
+        if self.api:
+            lines.append(f"api: {{socket: {self.api}}}")
         if self.node_ips:
             lines.append("node_ips: [" + ", ".join(self.node_ips) + "]")
         lines.append("enis:")

@@ -5,6 +5,10 @@
 //   SIGHUP        re-read the config, apply changes to `pods` (hot-plug / unplug) and
 //                 reload the Kubernetes manifests (Services, EndpointSlices, ...)
 //   on change     rebuild and publish the Service table (control/reconcile)
+//   API calls     the enidp.v1 gRPC server (control/api) stores objects from its own threads and
+//                 runs every data-path read on this thread through a ControlQueue; the loop
+//                 wakes at once for a queued call or a store change, so an applied object is
+//                 reconciled immediately rather than at the next tick
 //   SIGINT/TERM   stop workers, print final counters, release every port
 #include <csignal>
 #include <cstdio>
@@ -16,10 +20,14 @@
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 
+#include "control/api/control_queue.hpp"
+#include "control/api/dataplane_view.hpp"
+#include "control/api/server.hpp"
+#include "control/api/service.hpp"
 #include "control/config/config.hpp"
+#include "control/daemon/specs.hpp"
 #include "control/objects/store.hpp"
 #include "control/reconcile/services.hpp"
-#include "control/daemon/specs.hpp"
 #include "control/report/report.hpp"
 #include "dataplane/runtime/dataplane.hpp"
 #include "dataplane/runtime/eal.hpp"
@@ -82,7 +90,8 @@ void reload(dp::Dataplane& dataplane, const config::Config& boot, std::map<std::
 // the config file. Errors come back as `file:line: ...`.
 std::variant<std::vector<objects::Object>, std::string> read_manifests(const config::Config& cfg) {
     std::vector<objects::Object> all;
-    const std::string dir = cfg.source.find('/') == std::string::npos ? "." : cfg.source.substr(0, cfg.source.rfind('/'));
+    const std::string dir =
+        cfg.source.find('/') == std::string::npos ? "." : cfg.source.substr(0, cfg.source.rfind('/'));
     for (const auto& m : cfg.manifests) {
         const std::string path = !m.empty() && m[0] == '/' ? m : dir + "/" + m;
         auto r = objects::load_path(path);
@@ -109,9 +118,15 @@ void report_sync(const reconcile::SyncReport& r) {
     std::fprintf(stderr,
                  "enidp: services: table %llu from store generation %llu: %zu services, %zu frontends, %zu backends "
                  "(built %.1f ms, published %.1f ms, %zu endpoints removed, %llu flows purged)\n",
-                 static_cast<unsigned long long>(r.table_generation), static_cast<unsigned long long>(r.store_generation),
-                 r.services, r.frontends, r.backends, r.build_ms, r.publish_ms, r.retired_backends,
-                 static_cast<unsigned long long>(r.purged_flows));
+                 static_cast<unsigned long long>(r.table_generation),
+                 static_cast<unsigned long long>(r.store_generation), r.services, r.frontends, r.backends, r.build_ms,
+                 r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows));
+}
+
+std::vector<api::LocalPod> local_pods(const config::Config& cfg) {
+    std::vector<api::LocalPod> pods;
+    for (const auto& p : cfg.pods) pods.push_back(api::LocalPod{p.ns, p.name, p.ip.value});
+    return pods;
 }
 
 }  // namespace
@@ -120,8 +135,10 @@ int main(int argc, char** argv) {
     CLI::App app{"enidp: DPDK dataplane for pods that own a cloud ENI"};
     std::string config_path;
     bool check_only = false;
+    std::string api_socket;
     app.add_option("-c,--config", config_path, "configuration file (YAML)")->required();
     app.add_flag("--check", check_only, "validate the configuration and exit");
+    app.add_option("--api-socket", api_socket, "unix socket of the gRPC API (overrides api.socket)");
     CLI11_PARSE(app, argc, argv);
 
     auto loaded = config::load_file(config_path);
@@ -139,7 +156,8 @@ int main(int argc, char** argv) {
     if (!apply_manifests(store, std::get<std::vector<objects::Object>>(manifests), "manifests")) return 2;
     if (check_only) {
         std::printf("%s: OK (%zu ENIs, %zu pods, %u workers, %zu Kubernetes objects)\n", config_path.c_str(),
-                    cfg.enis.size(), cfg.pods.size(), cfg.workers, std::get<std::vector<objects::Object>>(manifests).size());
+                    cfg.enis.size(), cfg.pods.size(), cfg.workers,
+                    std::get<std::vector<objects::Object>>(manifests).size());
         return 0;
     }
 
@@ -186,12 +204,35 @@ int main(int argc, char** argv) {
         return rc;
     }
     install_signals();
+
+    // The API: gRPC threads write the store (which wakes this loop) and queue data-path reads here.
+    api::ControlQueue queue;
+    const uint64_t store_listener = store.subscribe([&queue](const std::vector<objects::Change>&) { queue.notify(); });
+    api::DaemonView view(*dataplane, *services, store);
+    view.set_local_pods(local_pods(cfg));
+    api::Service api_service(store, queue, view);
+    api::Server api_server;
+    if (api_socket.empty()) api_socket = cfg.api_socket;
+    // The node keeps forwarding without its API: a failure is reported, not fatal.
+    if (auto err = api_server.start(api_socket, api_service); !err.empty())
+        std::fprintf(stderr, "enidp: api: %s; running without the API\n", err.c_str());
+    else std::fprintf(stderr, "enidp: api: listening on unix:%s\n", api_socket.c_str());
+
     std::fprintf(stderr, "enidp: node %s running: %zu ENIs, %zu pods, %u workers\n", cfg.node_name.c_str(),
                  cfg.enis.size(), dataplane->pod_keys().size(), cfg.workers);
 
     uint64_t ticks = 0;
+    auto next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
     while (!g_stop) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // Sleeps until the next tick, an API call or a store change, whichever comes first.
+        queue.wait_until(next_tick);
+        // Store changes first, so that a call queued after an apply sees it realized.
+        report_sync(services->sync());
+        queue.run_pending();
+        if (api::ControlQueue::Clock::now() < next_tick) continue;
+        next_tick += std::chrono::milliseconds(100);
+        if (next_tick < api::ControlQueue::Clock::now())  // fell behind (a long reload): no burst of ticks
+            next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
         ticks++;
         dataplane->tick();
         if (g_reload) {
@@ -199,14 +240,13 @@ int main(int argc, char** argv) {
             reload(*dataplane, cfg, running_pods, config_path);
             auto next = config::load_file(config_path);
             if (auto* c = std::get_if<config::Config>(&next)) {
+                view.set_local_pods(local_pods(*c));
                 auto objs = read_manifests(*c);
                 if (auto* err = std::get_if<std::string>(&objs))
                     std::fprintf(stderr, "enidp: reload: manifests rejected, Services unchanged: %s\n", err->c_str());
-                else
-                    apply_manifests(store, std::get<std::vector<objects::Object>>(objs), "reload: manifests rejected");
+                else apply_manifests(store, std::get<std::vector<objects::Object>>(objs), "reload: manifests rejected");
             }
         }
-        report_sync(services->sync());
         if (!cfg.stats_file.empty() && ticks % 10 == 0) {
             auto err = report::write_file_atomic(cfg.stats_file, report::to_json(dataplane->counters()).dump(2));
             if (!err.empty() && ticks % 600 == 0) std::fprintf(stderr, "enidp: %s\n", err.c_str());
@@ -216,6 +256,10 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
     std::fprintf(stderr, "enidp: stopping\n");
+    // Calls waiting for this thread get UNAVAILABLE; then the server drains and goes.
+    queue.close();
+    api_server.stop();
+    store.unsubscribe(store_listener);
     dataplane->stop_workers();
     const auto final_counters = dataplane->counters();
     std::printf("final counters:\n%s", report::to_text(final_counters).c_str());
