@@ -54,6 +54,9 @@ std::string Server::start(const std::string& socket_path, Service& service) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
     builder.RegisterService(&service);
+    // A whole node's objects (10,000 Services with their slices) in one apply exceed gRPC's 4 MB default.
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxMessageBytes);
     // The socket is created by BuildAndStart; a umask keeps it private from its first moment.
     const mode_t old_mask = ::umask(0177);
     server_ = builder.BuildAndStart();

@@ -14,6 +14,8 @@
 namespace enidp::api {
 
 inline constexpr const char* kDefaultSocket = "/run/enidp/enidp.sock";
+// Largest request or response (both ways): a full node's objects or dumps fit.
+inline constexpr int kMaxMessageBytes = 512 << 20;
 
 class Server {
 public:

@@ -53,7 +53,12 @@ public:
             if (::stat(socket_.c_str(), &st) != 0)
                 throw Failure{1,
                               "cannot reach enidp: " + socket_ + " does not exist (is enidp running? --socket PATH)"};
-            stub_ = v1::Enidp::NewStub(grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+            // Large applies and dumps: the daemon accepts up to 512 MB (control/api/server.hpp).
+            grpc::ChannelArguments args;
+            args.SetMaxReceiveMessageSize(512 << 20);
+            args.SetMaxSendMessageSize(512 << 20);
+            stub_ = v1::Enidp::NewStub(
+                grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
         }
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

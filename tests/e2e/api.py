@@ -228,7 +228,9 @@ class Api(unittest.TestCase):
         self.ctl("delete", "EndpointSlice", "demo/web-1")
 
     def test_8_bulk_apply_visible(self):
-        n = 1000
+        # ENIDP_API_BULK=10000 ENIDP_API_BULK_ENDPOINTS=10 for the issue's figure (10,000 x 10).
+        n = int(os.environ.get("ENIDP_API_BULK", "1000"))
+        eps = int(os.environ.get("ENIDP_API_BULK_ENDPOINTS", "1"))
         docs = []
         for i in range(n):
             docs.append(textwrap.dedent(f"""\
@@ -236,7 +238,7 @@ class Api(unittest.TestCase):
                 kind: Service
                 metadata: {{name: bulk-{i}, namespace: bulk}}
                 spec:
-                  clusterIP: 10.97.{i // 250}.{i % 250 + 1}
+                  clusterIP: 10.{97 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}
                   ports: [{{port: 80, protocol: TCP}}]
                 ---
                 apiVersion: discovery.k8s.io/v1
@@ -246,8 +248,7 @@ class Api(unittest.TestCase):
                   namespace: bulk
                   labels: {{kubernetes.io/service-name: bulk-{i}}}
                 addressType: IPv4
-                endpoints:
-                  - addresses: [10.1.{i // 250}.{i % 250 + 1}]
+                endpoints: [{", ".join(f"{{addresses: [10.{100 + e}.{i // 250 % 250}.{i % 250 + 1}]}}" for e in range(eps))}]
                 ports: [{{port: 8080, protocol: TCP}}]
                 """))
         path = self.write("bulk.yaml", "---\n".join(docs))
@@ -260,9 +261,12 @@ class Api(unittest.TestCase):
                 break
             self.assertLess(time.time() - t0, 30)
         t_visible = time.time() - t0
-        t = self.ctl_json("trace", "--from", "demo/pod-c", "--to", "10.97.3.250", "--dport", 80)
-        self.assertEqual(t["service"], "bulk/bulk-999:80/TCP")
-        print(f"\n    {n} Services + {n} EndpointSlices: enidpctl apply (parse + gRPC + store) {t_apply:.2f} s, "
+        last = n - 1
+        t = self.ctl_json("trace", "--from", "demo/pod-c", "--to",
+                          f"10.{97 + last // 62500}.{last // 250 % 250}.{last % 250 + 1}", "--dport", 80)
+        self.assertEqual(t["service"], f"bulk/bulk-{last}:80/TCP")
+        self.assertEqual(t["backends_in_set"], eps)
+        print(f"\n    {n} Services + {n} EndpointSlices x {eps} endpoints: enidpctl apply (parse + gRPC + store) {t_apply:.2f} s, "
               f"visible in the data path (realized) after {t_visible:.2f} s", file=sys.stderr)
         st = self.ctl_json("stats")
         self.assertGreaterEqual(st["lb"]["service_ports"], n)
