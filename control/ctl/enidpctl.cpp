@@ -235,7 +235,9 @@ void check_format(const std::string& f, std::initializer_list<const char*> allow
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"enidpctl: drive an enidp node through its gRPC API (docs/api.md)"};
     app.require_subcommand(1);
     std::string socket = "/run/enidp/enidp.sock";
@@ -461,4 +463,16 @@ int main(int argc, char** argv) {
         return f.code;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Nothing is expected to throw (CLI11, JSON and allocation failures aside): say what and exit 1.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", "enidpctl", e.what());
+        return 1;
+    }
 }

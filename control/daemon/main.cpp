@@ -93,7 +93,12 @@ std::variant<std::vector<objects::Object>, std::string> read_manifests(const con
     const std::string dir =
         cfg.source.find('/') == std::string::npos ? "." : cfg.source.substr(0, cfg.source.rfind('/'));
     for (const auto& m : cfg.manifests) {
-        const std::string path = !m.empty() && m[0] == '/' ? m : dir + "/" + m;
+        std::string path = m;
+        if (m.empty() || m[0] != '/') {
+            path = dir;
+            path += '/';
+            path += m;
+        }
         auto r = objects::load_path(path);
         if (auto* e = std::get_if<objects::Error>(&r)) return e->to_string();
         auto& objs = std::get<std::vector<objects::Object>>(r);
@@ -131,7 +136,9 @@ std::vector<api::LocalPod> local_pods(const config::Config& cfg) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"enidp: DPDK dataplane for pods that own a cloud ENI"};
     std::string config_path;
     bool check_only = false;
@@ -268,4 +275,16 @@ int main(int argc, char** argv) {
     dataplane.reset();
     dp::eal_cleanup();
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Nothing is expected to throw (CLI11, JSON and allocation failures aside): say what and exit 1.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", "enidp", e.what());
+        return 1;
+    }
 }
