@@ -18,7 +18,8 @@
 
 namespace enidp::api {
 
-enum class CallStatus { kOk, kTimeout, kClosed };
+// kFailed: the task threw (the control loop goes on; the caller reports an internal error).
+enum class CallStatus { kOk, kTimeout, kClosed, kFailed };
 
 class ControlQueue {
 public:
@@ -32,7 +33,13 @@ public:
         std::future<T> result = promise->get_future();
         auto task = std::make_shared<Task>();
         // The task holds the only reference to the promise: dropping the task breaks it.
-        task->run = [promise = std::move(promise), fn = std::move(fn)] { promise->set_value(fn()); };
+        task->run = [promise = std::move(promise), fn = std::move(fn)] {
+            try {
+                promise->set_value(fn());
+            } catch (...) {
+                promise->set_exception(std::current_exception());
+            }
+        };
         if (!push(task)) return CallStatus::kClosed;
         if (result.wait_for(timeout) != std::future_status::ready) {
             if (cancel(task)) return CallStatus::kTimeout;
@@ -40,7 +47,11 @@ public:
         }
         // A task dropped by close() breaks its promise.
         if (!task->done) return CallStatus::kClosed;
-        out = result.get();
+        try {
+            out = result.get();
+        } catch (...) {
+            return CallStatus::kFailed;
+        }
         return CallStatus::kOk;
     }
 

@@ -58,6 +58,7 @@ grpc::Status Service::on_control(const std::function<grpc::Status()>& fn) {
             return {grpc::StatusCode::DEADLINE_EXCEEDED,
                     "the control thread did not answer within " + std::to_string(timeout_.count()) + " ms"};
         case CallStatus::kClosed: return {grpc::StatusCode::UNAVAILABLE, "enidp is stopping"};
+        case CallStatus::kFailed: return {grpc::StatusCode::INTERNAL, "the control thread failed to serve the call"};
     }
     return {grpc::StatusCode::INTERNAL, "unreachable"};
 }

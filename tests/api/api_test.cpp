@@ -169,6 +169,17 @@ TEST(ControlQueue, RunsOnTheDrainingThreadAndWakesIt) {
     control.join();
 }
 
+TEST(ControlQueue, ATaskThatThrowsFailsItsCallOnly) {
+    ControlQueue q;
+    std::thread control([&] {
+        while (q.pending() == 0) std::this_thread::sleep_for(1ms);
+        q.run_pending();
+    });
+    int out = 0;
+    EXPECT_EQ(q.call<int>([]() -> int { throw std::runtime_error("boom"); }, 5s, out), CallStatus::kFailed);
+    control.join();
+}
+
 TEST(ControlQueue, TimeoutSkipsTheTaskAndCloseReleasesCallers) {
     ControlQueue q;
     bool ran = false;
