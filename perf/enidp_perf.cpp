@@ -113,7 +113,7 @@ int run(int argc, char** argv) {
         lb::BuildOptions opt;
         opt.generation = 1;
         if (sc.maglev_table_size) opt.maglev_default_size = sc.maglev_table_size;
-        lb::BuildResult r = lb::build_table(sc.services, sc.slices, sc.node, opt, ids);
+        lb::BuildResult r = lb::build_table(sc.services, sc.slices, sc.node, opt, ids, nullptr);
         if (!r.errors.empty()) {
             st = dp::Status::error("services: " + r.errors.front());
         } else {

@@ -23,7 +23,9 @@ SyncReport ServiceReconciler::sync(bool force) {
     lb::BuildOptions opt;
     opt.maglev_default_size = maglev_default_size_;
     opt.generation = ++table_generation_;
-    lb::BuildResult b = lb::build_table(snap.services, snap.slices, node_, opt, ids_);
+    // The published table stays alive on this (the only publishing) thread while we build:
+    // its unchanged Maglev tables and wheels are shared, not rebuilt.
+    lb::BuildResult b = lb::build_table(snap.services, snap.slices, node_, opt, ids_, &dp_.services());
     const auto t1 = clock::now();
     r.errors = std::move(b.errors);
     r.services = snap.services.size();

@@ -20,7 +20,7 @@ const BackendSet& set_at(const ServicePort& sp, int s) {
 }
 
 bool same_set(const BackendSet& a, const BackendSet& b) {
-    return a.first == b.first && a.count == b.count && a.maglev_off == b.maglev_off && a.wheel_off == b.wheel_off &&
+    return a.first == b.first && a.count == b.count && a.maglev == b.maglev && a.wheel == b.wheel &&
            a.empty_action == b.empty_action;
 }
 
@@ -56,13 +56,23 @@ struct SetFill {
     std::vector<uint32_t> wheel;
 };
 
-SetFill fill_of(const ServiceTable& t, const BackendSet& set) {
+SetFill fill_of(const BackendSet& set) {
     SetFill f;
-    if (set.maglev_size != 0)
-        f.maglev = maglev_fill(std::span(t.maglev).subspan(set.maglev_off, set.maglev_size), set.count);
-    if (set.wheel_size != 0)
-        f.wheel = maglev_fill(std::span(t.wheel).subspan(set.wheel_off, set.wheel_size), set.count);
+    if (set.maglev_size != 0) f.maglev = maglev_fill(std::span(set.maglev, set.maglev_size), set.count);
+    if (set.wheel_size != 0) f.wheel = maglev_fill(std::span(set.wheel, set.wheel_size), set.count);
     return f;
+}
+
+// Maglev entries and wheel slots of the table's distinct sets.
+std::pair<uint64_t, uint64_t> selection_sizes(const ServiceTable& t) {
+    uint64_t maglev = 0, wheel = 0;
+    for (const ServicePort& sp : t.ports)
+        for (int s = 0; s < 3; ++s)
+            if (shared_with(sp, s) < 0) {
+                maglev += set_at(sp, s).maglev_size;
+                wheel += set_at(sp, s).wheel_size;
+            }
+    return {maglev, wheel};
 }
 
 std::vector<std::vector<uint32_t>> frontends_by_port(const ServiceTable& t) {
@@ -85,10 +95,11 @@ const char* frontend_kind_name(FrontendKind kind) {
 }
 
 std::string dump_text(const ServiceTable& t) {
+    const auto [maglev_entries, wheel_entries] = selection_sizes(t);
     std::string out = "generation " + std::to_string(t.generation) + ": " + std::to_string(t.ports.size()) +
                       " service ports, " + std::to_string(t.frontends.size()) + " frontends, " +
-                      std::to_string(t.backends.size()) + " backends, " + std::to_string(t.maglev.size()) +
-                      " maglev entries, " + std::to_string(t.wheel.size()) + " wheel slots\n";
+                      std::to_string(t.backends.size()) + " backends, " + std::to_string(maglev_entries) +
+                      " maglev entries, " + std::to_string(wheel_entries) + " wheel slots\n";
     out += "node IPs:";
     for (uint32_t ip : t.node_ips) out += ' ' + ipv4_string(ip);
     out += '\n';
@@ -118,7 +129,7 @@ std::string dump_text(const ServiceTable& t) {
             if (set.maglev_size != 0) out += " maglev=" + std::to_string(set.maglev_size);
             if (set.wheel_size != 0) out += " wheel=" + std::to_string(set.wheel_size);
             out += std::string(" empty=") + empty_action_name(set.empty_action) + '\n';
-            const SetFill fill = fill_of(t, set);
+            const SetFill fill = fill_of(set);
             for (uint32_t i = 0; i < set.count; ++i) {
                 const Backend& b = t.backends[set.first + i];
                 out += "    " + address(b.ip, b.port) + " id=" + std::to_string(b.id) +
@@ -167,7 +178,7 @@ std::string dump_json(const ServiceTable& t, int indent) {
             js["wheel_size"] = set.wheel_size;
             js["empty_action"] = empty_action_name(set.empty_action);
             js["backends"] = Json::array();
-            const SetFill fill = fill_of(t, set);
+            const SetFill fill = fill_of(set);
             for (uint32_t i = 0; i < set.count; ++i) {
                 const Backend& b = t.backends[set.first + i];
                 Json jb = {{"ip", ipv4_string(b.ip)},

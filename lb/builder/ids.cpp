@@ -27,6 +27,8 @@ StableIds::StableIds(uint32_t port_capacity, uint32_t backend_capacity) {
     port_ids_.mark.assign(port_capacity, 0);
     backend_ids_.capacity = backend_capacity;
     backend_ids_.mark.assign(backend_capacity, 0);
+    backend_ids_.live.assign(backend_capacity, 0);
+    backend_key_.resize(backend_capacity);
 }
 
 std::string StableIds::port_key(const std::string& ns, const std::string& name, const std::string& port_name,
@@ -49,7 +51,13 @@ uint32_t StableIds::use(Map& map, Pool& pool, const Key& key) {
 uint32_t StableIds::port_id(const std::string& key) { return use(ports_, port_ids_, key); }
 
 uint32_t StableIds::backend_id(uint32_t port_id, uint32_t ip, uint16_t port) {
-    return use(backends_, backend_ids_, BackendKey{port_id, ip, port});
+    const BackendKey key{port_id, ip, port};
+    const uint32_t id = use(backends_, backend_ids_, key);
+    if (id != kNone && !backend_ids_.live[id]) {
+        backend_ids_.live[id] = 1;
+        backend_key_[id] = key;
+    }
+    return id;
 }
 
 uint32_t StableIds::find_port(const std::string& key) const {
@@ -79,7 +87,15 @@ void StableIds::retire_unmarked(Map& map, Pool& pool, std::vector<uint32_t>& out
 RetiredIds StableIds::end_build() {
     RetiredIds out;
     retire_unmarked(ports_, port_ids_, out.ports);
-    retire_unmarked(backends_, backend_ids_, out.backends);
+    // Backends are many: walk the id space (fast, ascending) and erase only the retired keys.
+    Pool& pool = backend_ids_;
+    for (uint32_t id = 0; id < pool.fresh; ++id) {
+        if (!pool.live[id] || pool.mark[id] == build_) continue;
+        pool.live[id] = 0;
+        backends_.erase(backend_key_[id]);
+        out.backends.push_back(id);
+        pool.retired.push_back(id);
+    }
     return out;
 }
 

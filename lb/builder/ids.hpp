@@ -44,6 +44,9 @@ public:
     // The id for the key, assigned if new, marked as still in use. kNone when no id is free.
     uint32_t port_id(const std::string& key);
     uint32_t backend_id(uint32_t port_id, uint32_t ip, uint16_t port);
+    // Marks a live id that find_port / find_backend returned as still in use (no look-up).
+    void keep_port(uint32_t id) { port_ids_.mark[id] = build_; }
+    void keep_backend(uint32_t id) { backend_ids_.mark[id] = build_; }
     // Ends a build: unmarked ids leave their keys and become retired.
     RetiredIds end_build();
 
@@ -76,6 +79,7 @@ private:
         std::vector<uint32_t> free;
         std::vector<uint32_t> retired;
         std::vector<uint32_t> mark;  // per id: the build that last used it
+        std::vector<uint8_t> live;   // per id: 1 while a key holds it
         uint32_t fresh_left() const { return capacity - fresh; }
         uint32_t take();  // kNone when empty
     };
@@ -99,6 +103,7 @@ private:
     Pool backend_ids_;
     std::unordered_map<std::string, uint32_t> ports_;
     std::unordered_map<BackendKey, uint32_t, BackendKeyHash> backends_;
+    std::vector<BackendKey> backend_key_;  // per live backend id: its key (retiring walks ids, not the map)
 };
 
 }  // namespace enidp::lb

@@ -21,6 +21,8 @@ struct PortPlan {
     std::vector<uint16_t> weights;  // per eps (weighted algorithm)
     bool has_any = false;
     bool external_local = false;
+    uint32_t port_id = kNone;      // the port's live id when the build started (check_capacity)
+    std::vector<uint32_t> ep_ids;  // per eps: its live backend id then, or kNone
     uint32_t local_ready = 0;
 };
 
@@ -181,11 +183,23 @@ uint32_t gcd_of(std::span<const uint32_t> v) {
     return g;
 }
 
-// Emits backends and selection tables for one service port; identical sets share them.
+// Emits backends and selection tables for one service port; identical sets share them, and
+// a set whose table the previous generation already has (same algorithm, size and ordered
+// backends) takes that chunk instead of filling a new one.
 class PortEmitter {
 public:
-    PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options)
-        : table_(table), maglev_(maglev), options_(options) {}
+    PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options, const ServiceTable* previous)
+        : table_(table), maglev_(maglev), options_(options), previous_(previous) {
+        if (previous_ == nullptr) return;
+        uint32_t top = 0;
+        for (const ServicePort& sp : previous_->ports)
+            if (sp.id != kNone) top = std::max(top, sp.id + 1);
+        previous_port_.assign(top, kNone);
+        for (uint32_t i = 0; i < previous_->ports.size(); ++i)
+            if (previous_->ports[i].id != kNone) previous_port_[previous_->ports[i].id] = i;
+    }
+
+    uint32_t reused_chunks() const { return reused_; }
 
     // Every endpoint of the port gets (or keeps) its id, in a set or not, so a terminating
     // endpoint's flows survive until it leaves the slices; `status` gets (id, status) of each.
@@ -194,8 +208,14 @@ public:
         ep_ids_.resize(plan.eps.size());
         for (size_t e = 0; e < plan.eps.size(); ++e) {
             const EndpointCandidate& c = plan.eps[e];
-            ep_ids_[e] = ids.backend_id(sp.id, c.ip, htons(c.port));
+            if (plan.ep_ids[e] != kNone) ids.keep_backend(ep_ids_[e] = plan.ep_ids[e]);
+            else ep_ids_[e] = ids.backend_id(sp.id, c.ip, htons(c.port));
             status.emplace_back(ep_ids_[e], c.ready ? BackendStatus::kReady : BackendStatus::kServingTerminating);
+        }
+        prev_ = nullptr;
+        if (sp.id < previous_port_.size() && previous_port_[sp.id] != kNone) {
+            prev_ = &previous_->ports[previous_port_[sp.id]];
+            if (prev_->algorithm != static_cast<uint8_t>(svc.algorithm)) prev_ = nullptr;
         }
         BackendSet* out[3] = {&sp.internal, &sp.external, &sp.cluster};
         for (int s = 0; s < 3; ++s) {
@@ -228,23 +248,55 @@ private:
             weights_.push_back(b.weight);
         }
         set.maglev_size = maglev_size_for(svc, set.count, options_);
+        const bool weighted = svc.algorithm == Algorithm::kWeighted && set.count > 0;
+        if (set.maglev_size == 0 && !weighted) return set;
+        if (const BackendSet* old = reusable(set)) {
+            set.maglev = old->maglev;
+            set.wheel = old->wheel;
+            set.wheel_size = old->wheel_size;
+            set.chunk = static_cast<uint32_t>(table_.chunks.size());
+            table_.chunks.push_back(previous_->chunks[old->chunk]);
+            ++reused_;
+            return set;
+        }
+        auto chunk = std::make_shared<std::vector<uint16_t>>();
         if (set.maglev_size != 0) {
-            set.maglev_off = static_cast<uint32_t>(table_.maglev.size());
-            table_.maglev.resize(table_.maglev.size() + set.maglev_size);
-            maglev_.populate(keys_, std::span<uint16_t>(table_.maglev.data() + set.maglev_off, set.maglev_size));
-        }
-        if (svc.algorithm == Algorithm::kWeighted && set.count > 0) {
-            set.wheel_off = static_cast<uint32_t>(table_.wheel.size());
+            chunk->resize(set.maglev_size);
+            maglev_.populate(keys_, *chunk);
+            set.maglev = chunk->data();
+        } else {
             const std::vector<uint32_t> slots = wheel_slots(weights_);
-            for (uint32_t i = 0; i < slots.size(); ++i) table_.wheel.insert(table_.wheel.end(), slots[i], uint16_t(i));
-            set.wheel_size = static_cast<uint32_t>(table_.wheel.size()) - set.wheel_off;
+            for (uint32_t i = 0; i < slots.size(); ++i) chunk->insert(chunk->end(), slots[i], uint16_t(i));
+            set.wheel_size = static_cast<uint32_t>(chunk->size());
+            set.wheel = chunk->data();
         }
+        set.chunk = static_cast<uint32_t>(table_.chunks.size());
+        table_.chunks.push_back(std::move(chunk));
         return set;
+    }
+
+    // A set of the previous generation's port with the same Maglev size and the same ordered
+    // (ip, port, weight) backends as keys_ / weights_, whose chunk the new set can share.
+    const BackendSet* reusable(const BackendSet& set) const {
+        if (prev_ == nullptr) return nullptr;
+        for (const BackendSet* old : {&prev_->internal, &prev_->external, &prev_->cluster}) {
+            if (old->chunk == kNone || old->count != set.count || old->maglev_size != set.maglev_size) continue;
+            const Backend* b = previous_->backends.data() + old->first;
+            uint32_t i = 0;
+            while (i < set.count && b[i].ip == keys_[i].ip && b[i].port == keys_[i].port && b[i].weight == weights_[i])
+                ++i;
+            if (i == set.count) return old;
+        }
+        return nullptr;
     }
 
     ServiceTable& table_;
     MaglevBuilder& maglev_;
     const BuildOptions& options_;
+    const ServiceTable* previous_;
+    std::vector<uint32_t> previous_port_;  // service-port id → index into previous_->ports (kNone)
+    const ServicePort* prev_ = nullptr;    // the port being emitted, as previous_ had it
+    uint32_t reused_ = 0;
     std::vector<MaglevKey> keys_;
     std::vector<uint16_t> weights_;
     std::vector<uint32_t> ep_ids_;  // per plan.eps: its backend id
@@ -256,14 +308,19 @@ struct PendingIds {
     uint32_t backends = 0;
 };
 
-std::string check_capacity(const Service& svc, const ServicePlan& plan, const StableIds& ids, PendingIds& pending) {
+// Also records the ids the ports and endpoints already have, so emitting them needs no look-up.
+std::string check_capacity(const Service& svc, ServicePlan& plan, const StableIds& ids, PendingIds& pending) {
     uint32_t ports = 0, backends = 0;
-    for (const PortPlan& p : plan.ports) {
+    for (PortPlan& p : plan.ports) {
         const auto proto = static_cast<uint8_t>(p.spec->protocol);
         const uint32_t port_id = ids.find_port(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
+        p.port_id = port_id;
         ports += port_id == kNone;
-        for (const EndpointCandidate& c : p.eps)
-            backends += port_id == kNone || ids.find_backend(port_id, c.ip, htons(c.port)) == kNone;
+        p.ep_ids.assign(p.eps.size(), kNone);
+        for (size_t e = 0; e < p.eps.size(); ++e) {
+            if (port_id != kNone) p.ep_ids[e] = ids.find_backend(port_id, p.eps[e].ip, htons(p.eps[e].port));
+            backends += p.ep_ids[e] == kNone;
+        }
     }
     const uint32_t free_ports = ids.free_ports() - pending.ports;
     const uint32_t free_backends = ids.free_backends() - pending.backends;
@@ -299,7 +356,7 @@ std::vector<uint32_t> wheel_slots(std::span<const uint16_t> weights) {
 }
 
 BuildResult build_table(std::span<const Service> services, std::span<const EndpointSlice> slices, const NodeInfo& node,
-                        const BuildOptions& options, StableIds& ids) {
+                        const BuildOptions& options, StableIds& ids, const ServiceTable* previous) {
     BuildResult result;
     result.table = std::make_unique<ServiceTable>();
     ServiceTable& table = *result.table;
@@ -320,7 +377,7 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     std::map<uint16_t, const Service*> health_owner;
     std::vector<std::pair<uint64_t, uint32_t>> vip_items, node_port_items;
     MaglevBuilder maglev;
-    PortEmitter emitter(table, maglev, options);
+    PortEmitter emitter(table, maglev, options, previous);
     const std::vector<const EndpointSlice*> no_slices;
 
     // Pass 1: plan and validate every Service in (ns, name) order; the first to claim a
@@ -373,7 +430,7 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
         accepted.emplace_back(&svc, std::move(plan));
     }
 
-    size_t n_ports = 0, n_frontends = 0, n_backends = 0, n_maglev = 0, n_endpoints = 0;
+    size_t n_ports = 0, n_frontends = 0, n_backends = 0, n_sets = 0, n_endpoints = 0;
     for (const auto& [svc, plan] : accepted) {
         n_ports += plan.ports.size();
         n_frontends += plan.frontends.size();
@@ -382,14 +439,14 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
             for (int s = 0; s < 3; ++s)
                 if (same_as_earlier(p, s) < 0) {
                     n_backends += p.sets[s].size();
-                    n_maglev += maglev_size_for(*svc, static_cast<uint32_t>(p.sets[s].size()), options);
+                    ++n_sets;
                 }
     }
     table.ports.reserve(n_ports);
     table.names.reserve(n_ports);
     table.frontends.reserve(n_frontends);
     table.backends.reserve(n_backends);
-    table.maglev.reserve(n_maglev);
+    table.chunks.reserve(n_sets);
     result.backend_status.reserve(n_endpoints);
 
     ids.begin_build();
@@ -399,7 +456,8 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
         for (const PortPlan& p : plan.ports) {
             const auto proto = static_cast<uint8_t>(p.spec->protocol);
             ServicePort sp;
-            sp.id = ids.port_id(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
+            if (p.port_id != kNone) ids.keep_port(sp.id = p.port_id);
+            else sp.id = ids.port_id(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
             sp.protocol = proto;
             sp.algorithm = static_cast<uint8_t>(svc.algorithm);
             sp.flags = (svc.affinity_client_ip ? kAffinityClientIp : 0) |
@@ -427,9 +485,16 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     RetiredIds retired = ids.end_build();
     result.retired_ports = std::move(retired.ports);
     result.retired_backends = std::move(retired.backends);
-    std::sort(result.backend_status.begin(), result.backend_status.end());
-    result.backend_status.erase(std::unique(result.backend_status.begin(), result.backend_status.end()),
-                                result.backend_status.end());
+    result.shared_tables = emitter.reused_chunks();
+    // Ascending by id without a sort: ids are dense below the capacity, so bucket them.
+    auto& status = result.backend_status;
+    uint32_t top = 0;
+    for (const auto& [id, st] : status) top = std::max(top, id + 1);
+    std::vector<uint8_t> by_id(top, 0);  // BackendStatus; kFree (0): no entry
+    for (const auto& [id, st] : status) by_id[id] = static_cast<uint8_t>(st);
+    status.clear();
+    for (uint32_t id = 0; id < top; ++id)
+        if (by_id[id] != 0) status.emplace_back(id, static_cast<BackendStatus>(by_id[id]));
     return result;
 }
 

@@ -46,6 +46,8 @@ struct BuildResult {
     // externalTrafficPolicy: Local Services: healthCheckNodePort → local ready endpoints
     // (the most over the Service's ports), for the HTTP health responder (200 when > 0).
     std::map<uint16_t, uint32_t> health_check_local_endpoints;
+    // Selection tables (Maglev tables, wheels) taken over from `previous` instead of built.
+    uint32_t shared_tables = 0;
 };
 
 // Rules (kube-proxy's where it has one):
@@ -65,9 +67,16 @@ struct BuildResult {
 //   empty_action = kReject when the port has no usable endpoint at all, else kDrop.
 // - Per set: a Maglev table when the algorithm is Maglev and count > 1 (identical sets of
 //   one port share their range and tables), a weighted wheel (see wheel_slots) when the
-//   algorithm is weighted.
+//   algorithm is weighted. Each is an immutable chunk (ServiceTable::chunks).
+//
+// Incremental builds: `previous` is the table built last with the same `ids` (normally the
+// published one; it must stay alive during the call, and sharing keeps its chunks alive as
+// long as the new table). A set whose service port (same stable id) had a set with the same
+// algorithm, table size and ordered (ip, port, weight) backends shares that set's chunk
+// instead of filling a new Maglev table or wheel (BuildResult::shared_tables counts them).
+// The result is identical to a build without `previous`; everything else is rebuilt.
 BuildResult build_table(std::span<const Service> services, std::span<const EndpointSlice> slices, const NodeInfo& node,
-                        const BuildOptions& options, StableIds& ids);
+                        const BuildOptions& options, StableIds& ids, const ServiceTable* previous = nullptr);
 
 inline constexpr uint32_t kWheelMaxSize = 65536;
 

@@ -54,13 +54,13 @@ inline uint32_t select_backend(const ServiceTable& table, const ServicePort& sp,
     switch (static_cast<Algorithm>(sp.algorithm)) {
         case Algorithm::kMaglev:
             if (set.maglev_size == 0) break;
-            return set.first + table.maglev[set.maglev_off + flow_hash % set.maglev_size];
+            return set.first + set.maglev[flow_hash % set.maglev_size];
         case Algorithm::kRandom: break;
         case Algorithm::kRoundRobin:
             return set.first + state.ports[sp.id].rr.fetch_add(1, std::memory_order_relaxed) % n;
         case Algorithm::kWeighted:
             if (set.wheel_size == 0) return kNone;
-            return set.first + table.wheel[set.wheel_off + random_below(rng_state, set.wheel_size)];
+            return set.first + set.wheel[random_below(rng_state, set.wheel_size)];
         case Algorithm::kLeastConn: {
             auto active = [&](uint32_t i) {
                 return state.backends[table.backends[set.first + i].id].active.load(std::memory_order_relaxed);

@@ -38,16 +38,24 @@ struct Backend {
     bool serving_terminating = false;  // picked only because no endpoint was ready
 };
 
-// A contiguous run of ServiceTable::backends, with its selection tables.
+// A contiguous run of ServiceTable::backends, with its selection table: a Maglev table or a
+// weighted wheel (never both; the algorithm is per Service), held by ServiceTable::chunks.
+// Entries are set-relative backend indices (< count). A chunk is immutable and may be shared
+// with older and newer generations (build_table reuses it when the set's backends, algorithm
+// and size are unchanged), so the pointers stay valid as long as this table lives.
 struct BackendSet {
     uint32_t first = 0;
     uint32_t count = 0;
-    uint32_t maglev_off = 0;   // into ServiceTable::maglev (entries are set-relative, < count)
-    uint32_t maglev_size = 0;  // prime; 0 when count <= 1 or the algorithm is not Maglev
-    uint32_t wheel_off = 0;    // into ServiceTable::wheel (weighted)
-    uint32_t wheel_size = 0;
+    const uint16_t* maglev = nullptr;  // maglev_size entries
+    uint32_t maglev_size = 0;          // prime; 0 when count <= 1 or the algorithm is not Maglev
+    uint32_t wheel_size = 0;           // weighted; 0 when every weight is 0
+    const uint16_t* wheel = nullptr;   // wheel_size entries
+    uint32_t chunk = kNone;            // control thread: index into ServiceTable::chunks (kNone: none)
     EmptyAction empty_action = EmptyAction::kReject;
 };
+
+// One immutable Maglev table or wheel; shared between table generations.
+using SelectionChunk = std::shared_ptr<const std::vector<uint16_t>>;
 
 enum ServicePortFlags : uint8_t {
     kAffinityClientIp = 1u << 0,
@@ -131,8 +139,7 @@ struct ServiceTable {
     std::vector<uint32_t> node_ips;
     std::vector<ServicePort> ports;
     std::vector<Backend> backends;
-    std::vector<uint16_t> maglev;   // concatenated Maglev tables, set-relative entries
-    std::vector<uint16_t> wheel;    // concatenated weighted wheels, set-relative entries
+    std::vector<SelectionChunk> chunks;  // owns every BackendSet::maglev / wheel of this table
     std::vector<std::string> names; // "ns/name:port/proto" per service port, for dumps/trace
 
     bool is_node_ip(uint32_t ip) const {

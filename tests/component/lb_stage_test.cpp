@@ -161,7 +161,7 @@ protected:
     void apply(const std::vector<lb::Service>& svcs, const std::vector<lb::EndpointSlice>& slices) {
         lb::BuildOptions opt;
         opt.generation = ++gen_;
-        lb::BuildResult r = lb::build_table(svcs, slices, node_, opt, ids_);
+        lb::BuildResult r = lb::build_table(svcs, slices, node_, opt, ids_, table_.get());
         ASSERT_TRUE(r.errors.empty()) << r.errors[0];
         for (const auto& [id, st] : r.backend_status) state_.backends[id].status.store(static_cast<uint8_t>(st));
         for (uint32_t id : r.retired_backends)

@@ -312,17 +312,19 @@ TEST(BuildTable, MaglevTablesSharedBetweenIdenticalSets) {
     const BuildResult r = build({svc}, {web_slice({endpoint("10.1.0.1", "node-a"), endpoint("10.1.0.2", "node-b")})});
     const ServicePort& sp = r.table->ports.at(0);
     EXPECT_EQ(sp.internal.maglev_size, kMaglevDefaultSize);
-    EXPECT_EQ(sp.external.maglev_off, sp.internal.maglev_off);
+    EXPECT_EQ(sp.external.maglev, sp.internal.maglev);
     EXPECT_EQ(sp.cluster.first, sp.internal.first);
-    EXPECT_EQ(r.table->maglev.size(), kMaglevDefaultSize);
+    ASSERT_EQ(r.table->chunks.size(), 1u);
+    EXPECT_EQ(r.table->chunks[0]->size(), kMaglevDefaultSize);
+    EXPECT_EQ(r.table->chunks[0]->data(), sp.internal.maglev);
     EXPECT_EQ(r.table->backends.size(), 2u);
-    for (uint16_t e : r.table->maglev) ASSERT_LT(e, 2u);
+    for (uint16_t e : *r.table->chunks[0]) ASSERT_LT(e, 2u);
 
     // One backend: no table; other algorithms: no Maglev table.
     Service rr = svc;
     rr.algorithm = Algorithm::kRoundRobin;
-    EXPECT_TRUE(build({rr}, {web_slice({endpoint("10.1.0.1", "n"), endpoint("10.1.0.2", "n")})}).table->maglev.empty());
-    EXPECT_TRUE(build({svc}, {web_slice({endpoint("10.1.0.1", "n")})}).table->maglev.empty());
+    EXPECT_TRUE(build({rr}, {web_slice({endpoint("10.1.0.1", "n"), endpoint("10.1.0.2", "n")})}).table->chunks.empty());
+    EXPECT_TRUE(build({svc}, {web_slice({endpoint("10.1.0.1", "n")})}).table->chunks.empty());
 
     // Small default size from the options.
     StableIds ids = big_ids();
@@ -343,7 +345,7 @@ TEST(BuildTable, WeightedWheel) {
     EXPECT_EQ(set.maglev_size, 0u);
     EXPECT_EQ(r.table->backends[set.first + 2].weight, 6);
     std::vector<uint32_t> slots(4, 0);
-    for (uint32_t i = 0; i < set.wheel_size; ++i) ++slots[r.table->wheel[set.wheel_off + i]];
+    for (uint32_t i = 0; i < set.wheel_size; ++i) ++slots[set.wheel[i]];
     EXPECT_EQ(slots, (std::vector<uint32_t>{1, 2, 3, 0}));
 }
 

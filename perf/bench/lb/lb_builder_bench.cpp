@@ -1,9 +1,13 @@
 // lb builder micro-benchmarks: Maglev table population and whole-table builds.
 //
 //   ninja -C build perf/bench/lb/lb_builder_bench && build/perf/bench/lb/lb_builder_bench
+//   build/perf/bench/lb/lb_builder_bench --benchmark_filter=Incremental   # one endpoint change
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
+#include <memory>
 #include <vector>
 
 #include "lb/builder/maglev.hpp"
@@ -72,20 +76,21 @@ Cluster make_cluster(uint32_t n) {
     return c;
 }
 
-// A rebuild with every id already assigned (the steady state: one object changed, the
-// whole table is rebuilt). Maglev default size: 16381, or 1021 for 100k Services (3.3 GB
-// of tables otherwise; 1021 ≥ 100 × 10 endpoints).
+// A full build from scratch (no previous table) with every id already assigned.
+// Args: Services, Maglev default size (16381; 1021 for 100k Services: 3.3 GB of tables
+// otherwise; 1021 >= 100 x 10 endpoints).
 void BM_BuildTable(benchmark::State& state) {
     const auto n = static_cast<uint32_t>(state.range(0));
     const Cluster c = make_cluster(n);
     BuildOptions options;
-    options.maglev_default_size = n >= 100000 ? 1021 : kMaglevDefaultSize;
+    options.maglev_default_size = static_cast<uint32_t>(state.range(1));
     StableIds ids(n, n * 10);
     size_t backends = 0, entries = 0;
     for (auto _ : state) {
         BuildResult r = build_table(c.services, c.slices, c.node, options, ids);
         backends = r.table->backends.size();
-        entries = r.table->maglev.size();
+        entries = 0;
+        for (const auto& chunk : r.table->chunks) entries += chunk->size();
         if (!r.errors.empty()) state.SkipWithError(r.errors.front().c_str());
         benchmark::DoNotOptimize(r.table.get());
     }
@@ -93,6 +98,46 @@ void BM_BuildTable(benchmark::State& state) {
     state.counters["maglev_entries"] = static_cast<double>(entries);
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);  // items = Services
 }
+
+// The steady state of the control plane: one endpoint of one Service changes (its address,
+// so its Maglev table must be refilled and its old backend id retires), and the table is
+// rebuilt with the published one as `previous`, the runtime's cycle included
+// (release_retired). Each iteration changes another Service. Manual time: the rebuild only.
+// Counters: p50 / p99 / max of the rebuild in ms, tables shared per rebuild.
+void BM_IncrementalBuild(benchmark::State& state) {
+    const auto n = static_cast<uint32_t>(state.range(0));
+    Cluster c = make_cluster(n);
+    BuildOptions options;
+    options.maglev_default_size = static_cast<uint32_t>(state.range(1));
+    StableIds ids(n + 16, n * 10 + 16);
+    std::unique_ptr<ServiceTable> live = build_table(c.services, c.slices, c.node, options, ids).table;
+    ids.release_retired();
+    std::vector<double> ms;
+    uint32_t shared = 0, k = 0;
+    for (auto _ : state) {
+        EndpointSlice& slice = c.slices[(k * 7919u) % n];
+        slice.endpoints[k % 10].addresses[0] ^= htonl(0x00400000u);  // another address, then back
+        ++k;
+        const auto t0 = std::chrono::steady_clock::now();
+        BuildResult r = build_table(c.services, c.slices, c.node, options, ids, live.get());
+        ids.release_retired();
+        live = std::move(r.table);
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        state.SetIterationTime(elapsed);
+        ms.push_back(elapsed * 1e3);
+        shared = r.shared_tables;
+        if (!r.errors.empty()) state.SkipWithError(r.errors.front().c_str());
+    }
+    std::sort(ms.begin(), ms.end());
+    auto at = [&](double q) {
+        return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+    };
+    state.counters["p50_ms"] = at(0.50);
+    state.counters["p99_ms"] = at(0.99);
+    state.counters["max_ms"] = ms.empty() ? 0.0 : ms.back();
+    state.counters["shared_tables"] = shared;
+}
+
 // ClusterIP lookups in a built table (FrontendMap::find, as a worker does per new flow).
 // Cluster IPs are consecutive addresses of one /15, as a service CIDR hands them out.
 void BM_FrontendLookup(benchmark::State& state) {
@@ -112,7 +157,20 @@ void BM_FrontendLookup(benchmark::State& state) {
 }
 BENCHMARK(BM_FrontendLookup)->Arg(1000)->Arg(100000);
 
-BENCHMARK(BM_BuildTable)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BuildTable)
+    ->Args({1000, 16381})
+    ->Args({10000, 16381})
+    ->Args({10000, 1021})
+    ->Args({100000, 1021})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IncrementalBuild)
+    ->Args({10000, 16381})
+    ->Args({10000, 1021})
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+// 100k Services: fewer changes (each rebuild takes most of a second).
+BENCHMARK(BM_IncrementalBuild)->Args({100000, 1021})->Iterations(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace enidp::lb

@@ -109,7 +109,7 @@ public:
         opt.maglev_default_size = 1021;
         lb::NodeInfo node;
         node.name = "bench-node";
-        lb::BuildResult r = lb::build_table(svcs, slices, node, opt, ids);
+        lb::BuildResult r = lb::build_table(svcs, slices, node, opt, ids, nullptr);
         for (const auto& [id, s] : r.backend_status) state_->backends[id].status.store(static_cast<uint8_t>(s));
         table_ = std::move(r.table);
         if (services > 0) snap_.lb = lb::LbTables{table_.get(), ct_.get(), aff_.get(), state_.get()};
