@@ -57,7 +57,7 @@ def link_exists(name, netns=None):
 
 class Topology:
     def __init__(self, build_dir, prefix="enidp-demo", pods=("pod-a", "pod-b"), workdir=None, manifests=None,
-                 node_ips=(), api=None):
+                 node_ips=(), api=None, extra_config=()):
         self.build = os.path.abspath(build_dir)
         self.prefix = prefix
         self.vpc = f"{prefix}-vpc"
@@ -69,6 +69,7 @@ class Topology:
         self.manifests = manifests      # Kubernetes YAML (Services, EndpointSlices) or None
         self.node_ips = list(node_ips)
         self.api = api                  # the gRPC API's unix socket path (config api.socket) or None
+        self.extra_config = list(extra_config)  # more top-level config lines (e.g. kubernetes:)
         self.enidp = None
         self.pod_procs = {}
         self.logs = []
@@ -98,6 +99,7 @@ class Topology:
             lines.append("manifests: [services.yaml]")
         if self.api:
             lines.append(f"api: {{socket: {self.api}}}")
+        lines += self.extra_config
         if self.node_ips:
             lines.append("node_ips: [" + ", ".join(self.node_ips) + "]")
         lines.append("enis:")

@@ -531,7 +531,7 @@ Pod parse_pod(const Field& item, const Config& c, Seen& seen) {
 Config parse_config(const YAML::Node& root, const std::string& source) {
     const MapReader top(Field{root, "", line_of(root, 1)},
                         {"node_name", "eal", "workers", "burst", "rx_desc", "tx_desc", "mempool", "idle_backoff",
-                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "api"});
+                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "kubernetes", "metrics", "api"});
     Config c;
     c.source = source;
     c.gateway_mac = kDefaultGatewayMac;
@@ -609,6 +609,22 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
         m.read("ct_tcp_established_s", c.lb.ct_tcp_established_s, int_in(1, 30 * 86400));
         m.read("ct_udp_s", c.lb.ct_udp_s, int_in(1, 86400));
         m.read("ct_udp_stream_s", c.lb.ct_udp_stream_s, int_in(1, 86400));
+    }
+
+    if (const Field* f = top.get("kubernetes")) {
+        const MapReader m(*f, {"server", "token_file", "ca_file", "insecure_skip_tls_verify", "kubeconfig"});
+        c.kubernetes.enabled = true;
+        m.read("server", c.kubernetes.server, read_string);
+        m.read("token_file", c.kubernetes.token_file, read_string);
+        m.read("ca_file", c.kubernetes.ca_file, read_string);
+        m.read("insecure_skip_tls_verify", c.kubernetes.insecure_skip_tls_verify, read_bool);
+        m.read("kubeconfig", c.kubernetes.kubeconfig, read_string);
+    }
+    if (const Field* f = top.get("metrics")) {
+        const MapReader m(*f, {"enabled", "address", "port"});
+        m.read("enabled", c.metrics.enabled, read_bool);
+        m.read("address", c.metrics.address, read_string);
+        m.read("port", c.metrics.port, int_in(1, 65535));
     }
 
     const Field& enis = top.require("enis");

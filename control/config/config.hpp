@@ -97,6 +97,23 @@ struct LbSettings {
     uint32_t ct_udp_stream_s = 120;       // replied
 };
 
+// Watching the Kubernetes API server (control/k8s). Off unless `kubernetes:` is present.
+struct KubernetesSettings {
+    bool enabled = false;
+    std::string server;        // https://host:port; empty: kubeconfig or in-cluster
+    std::string token_file;    // bearer token file (re-read when it changes)
+    std::string ca_file;
+    bool insecure_skip_tls_verify = false;
+    std::string kubeconfig;    // path; empty: $KUBECONFIG, then the in-cluster service account
+};
+
+// Prometheus /metrics, /healthz, /readyz (control/metrics).
+struct MetricsSettings {
+    bool enabled = true;
+    std::string address = "127.0.0.1";
+    uint16_t port = 9310;
+};
+
 struct Config {
     std::string source;          // file the config was read from
     std::string node_name;
@@ -106,6 +123,8 @@ struct Config {
     // Services, EndpointSlices, ...: the node's desired state until the API watcher runs.
     std::vector<std::string> manifests;
     LbSettings lb;
+    KubernetesSettings kubernetes;
+    MetricsSettings metrics;
     EalSettings eal;
     uint16_t workers = 1;
     uint16_t burst = 32;

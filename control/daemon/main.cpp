@@ -25,7 +25,12 @@
 #include "control/api/server.hpp"
 #include "control/api/service.hpp"
 #include "control/config/config.hpp"
+#include "control/daemon/kube_sync.hpp"
 #include "control/daemon/specs.hpp"
+#include "control/k8s/watcher.hpp"
+#include "control/metrics/health_check.hpp"
+#include "control/metrics/http.hpp"
+#include "control/metrics/metrics.hpp"
 #include "control/objects/store.hpp"
 #include "control/reconcile/services.hpp"
 #include "control/report/report.hpp"
@@ -195,10 +200,12 @@ int run(int argc, char** argv) {
         else std::fprintf(stderr, "enidp: %s:%d: %s\n", cfg.source.c_str(), cfg.pods[i].line, s.message.c_str());
     }
     std::unique_ptr<reconcile::ServiceReconciler> services;
+    reconcile::SyncReport first_sync;
     if (rc == 0) {
         services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, daemon::node_info(cfg),
                                                                   cfg.lb.maglev_table_size);
-        report_sync(services->sync());
+        first_sync = services->sync();
+        report_sync(first_sync);
         if (auto s = dataplane->start_workers(); !s.ok) {
             std::fprintf(stderr, "enidp: %s\n", s.message.c_str());
             rc = 1;
@@ -225,6 +232,63 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "enidp: api: %s; running without the API\n", err.c_str());
     else std::fprintf(stderr, "enidp: api: listening on unix:%s\n", api_socket.c_str());
 
+    // Metrics and probes: a failure to listen is reported, not fatal.
+    metrics::Metrics metrics;
+    metrics::HttpServer http(metrics, metrics::HttpOptions{cfg.metrics.address, cfg.metrics.port});
+    bool http_up = false;
+    if (cfg.metrics.enabled) {
+        if (auto err = http.start(); !err.empty())
+            std::fprintf(stderr, "enidp: metrics: %s; running without /metrics\n", err.c_str());
+        else {
+            http_up = true;
+            std::fprintf(stderr, "enidp: metrics: http://%s:%u/metrics\n", cfg.metrics.address.c_str(),
+                         cfg.metrics.port);
+        }
+    }
+    metrics::HealthChecks health_checks(metrics::HealthCheckOptions{});
+    // Object change → realized table: the network-programming latency.
+    std::atomic<int64_t> first_change_ns{0};
+    const uint64_t latency_listener = store.subscribe([&first_change_ns](const std::vector<objects::Change>&) {
+        int64_t expect = 0;
+        first_change_ns.compare_exchange_strong(
+            expect, std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    });
+    auto after_sync = [&](const reconcile::SyncReport& r, bool log = true) {
+        if (log) report_sync(r);
+        if (!r.rebuilt) return;
+        const int64_t t0 = first_change_ns.exchange(0, std::memory_order_relaxed);
+        if (t0 != 0)
+            metrics.observe(
+                static_cast<double>(std::chrono::steady_clock::now().time_since_epoch().count() - t0) / 1e9);
+        metrics.set_generations(r.store_generation, services->realized_generation());
+        std::map<uint16_t, metrics::HealthCheckInfo> hc;
+        for (const auto& [port, h] : r.health_checks) hc[port] = metrics::HealthCheckInfo{h.ns, h.name, h.local_endpoints};
+        for (const auto& e : health_checks.update(hc)) std::fprintf(stderr, "enidp: health check: %s\n", e.c_str());
+    };
+    after_sync(first_sync, false);
+    if (http_up) http.set_ready(true);
+
+    // The API server, when configured: watcher threads queue events; this loop applies them.
+    k8s::EventQueue kube_events;
+    std::unique_ptr<k8s::Watchers> watchers;
+    if (cfg.kubernetes.enabled) {
+        k8s::ConnectionOptions o;
+        o.server = cfg.kubernetes.server;
+        if (!cfg.kubernetes.token_file.empty()) o.token = "@" + cfg.kubernetes.token_file;
+        o.ca_file = cfg.kubernetes.ca_file;
+        o.insecure_skip_tls_verify = cfg.kubernetes.insecure_skip_tls_verify;
+        o.kubeconfig = cfg.kubernetes.kubeconfig;
+        auto conn = k8s::load_connection(o);
+        if (auto* e = std::get_if<k8s::Error>(&conn)) {
+            std::fprintf(stderr, "enidp: kubernetes: %s; not watching the API server\n", e->message.c_str());
+        } else {
+            watchers = std::make_unique<k8s::Watchers>(std::get<k8s::ConnectionSettings>(conn), kube_events);
+            watchers->start();
+            std::fprintf(stderr, "enidp: kubernetes: watching %s\n",
+                         std::get<k8s::ConnectionSettings>(conn).server.c_str());
+        }
+    }
+
     std::fprintf(stderr, "enidp: node %s running: %zu ENIs, %zu pods, %u workers\n", cfg.node_name.c_str(),
                  cfg.enis.size(), dataplane->pod_keys().size(), cfg.workers);
 
@@ -233,8 +297,12 @@ int run(int argc, char** argv) {
     while (!g_stop) {
         // Sleeps until the next tick, an API call or a store change, whichever comes first.
         queue.wait_until(next_tick);
+        if (watchers) {
+            const auto rep = daemon::apply_watch_events(store, kube_events.drain());
+            for (const auto& e : rep.errors) std::fprintf(stderr, "enidp: kubernetes: %s\n", e.c_str());
+        }
         // Store changes first, so that a call queued after an apply sees it realized.
-        report_sync(services->sync());
+        after_sync(services->sync());
         queue.run_pending();
         if (api::ControlQueue::Clock::now() < next_tick) continue;
         next_tick += std::chrono::milliseconds(100);
@@ -242,6 +310,8 @@ int run(int argc, char** argv) {
             next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
         ticks++;
         dataplane->tick();
+        http.heartbeat();
+        if (ticks % 10 == 0) metrics.update(dataplane->counters());
         if (g_reload) {
             g_reload = 0;
             reload(*dataplane, cfg, running_pods, config_path);
@@ -263,6 +333,11 @@ int run(int argc, char** argv) {
         std::fflush(stdout);
     }
     std::fprintf(stderr, "enidp: stopping\n");
+    if (watchers) watchers->stop();
+    http.set_ready(false, "shutting down");
+    health_checks.stop();
+    http.stop();
+    store.unsubscribe(latency_listener);
     // Calls waiting for this thread get UNAVAILABLE; then the server drains and goes.
     queue.close();
     api_server.stop();

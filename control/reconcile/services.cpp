@@ -28,6 +28,9 @@ SyncReport ServiceReconciler::sync(bool force) {
     lb::BuildResult b = lb::build_table(snap.services, snap.slices, node_, opt, ids_, &dp_.services());
     const auto t1 = clock::now();
     r.errors = std::move(b.errors);
+    for (const auto& [port, n] : b.health_check_local_endpoints)
+        for (const lb::Service& svc : snap.services)
+            if (svc.health_check_node_port == port) r.health_checks[port] = HealthCheck{svc.ns, svc.name, n};
     r.services = snap.services.size();
     r.frontends = b.table->frontends.size();
     r.backends = b.table->backends.size();

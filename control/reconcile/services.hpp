@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@
 #include "lb/builder/table_builder.hpp"
 
 namespace enidp::reconcile {
+
+// An externalTrafficPolicy: Local Service's healthCheckNodePort and what it answers.
+struct HealthCheck {
+    std::string ns, name;
+    uint32_t local_endpoints = 0;
+};
 
 struct SyncReport {
     bool rebuilt = false;
@@ -26,6 +33,7 @@ struct SyncReport {
     uint64_t purged_flows = 0;
     double build_ms = 0, publish_ms = 0;
     std::vector<std::string> errors;  // "ns/name: field: message" per Service left out
+    std::map<uint16_t, HealthCheck> health_checks;  // by healthCheckNodePort (when rebuilt)
 };
 
 class ServiceReconciler {

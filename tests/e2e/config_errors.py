@@ -228,14 +228,14 @@ class ConfigErrors(unittest.TestCase):
         path = self.write(self.base)
         r = self.run_enidp(path, "--check")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout.strip(), f"{path}: OK (2 ENIs, 2 pods, 1 workers)")
+        self.assertEqual(r.stdout.strip(), f"{path}: OK (2 ENIs, 2 pods, 1 workers, 0 Kubernetes objects)")
         self.assertEqual(r.stderr, "")
         self.assert_nothing_created(what="--check")
 
     def test_example_config_checks(self):
         r = self.run_enidp(os.path.join(SOURCE, "deploy/enidp.example.yaml"), "--check")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(": OK (2 ENIs, 2 pods, 1 workers)", r.stdout)
+        self.assertIn(": OK (2 ENIs, 2 pods, 1 workers, ", r.stdout)
 
     def test_valid_config_runs(self):
         """The base config really starts (taps, socket), and stops cleanly on SIGTERM."""
