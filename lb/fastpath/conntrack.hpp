@@ -223,8 +223,12 @@ public:
         const auto s = static_cast<CtState>(f.state.load(std::memory_order_relaxed));
         return now_ms > last + uint64_t{timeouts_.for_state(f.orig.proto, s)} * 1000;
     }
+    // Refreshes the flow's last-seen time. Timeouts are whole seconds, so the stamp is only
+    // written when it is a quarter of a second old: a busy flow does not dirty its cache
+    // line on every packet.
+    static constexpr uint64_t kTouchGranularityMs = 250;
     static void touch(Flow& f, uint64_t now_ms) {
-        if (f.last_seen_ms.load(std::memory_order_relaxed) != now_ms)
+        if (now_ms - f.last_seen_ms.load(std::memory_order_relaxed) >= kTouchGranularityMs)
             f.last_seen_ms.store(now_ms, std::memory_order_relaxed);
     }
     // Advances the TCP state for a packet with `tcp_flags` in direction `dir`.

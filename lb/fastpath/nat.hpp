@@ -82,59 +82,71 @@ inline void rewrite(uint8_t* data, ParsedPacket& p, const Tuple& t) {
     using namespace nat_detail;
     uint8_t* ip = data + p.l3_off;
     uint8_t* l4 = data + p.l4_off;
-    uint8_t* ipck = ip + 10;
-    uint8_t* l4ck = nullptr;
-    bool pseudo = false;  // does the L4 checksum cover the addresses?
-    switch (p.proto) {
-        case kProtoTcp:
-            l4ck = l4 + 16;
-            pseudo = true;
-            break;
-        case kProtoUdp:
-            if (load16(l4 + 6) != 0) l4ck = l4 + 6;  // 0: sender sent no checksum
-            pseudo = true;
-            break;
-        case kProtoIcmp:
-            l4ck = l4 + 2;
-            break;
-        default:
-            break;
-    }
+    // One ones'-complement delta for the addresses (IPv4 header and TCP/UDP pseudo header)
+    // and one for the ports, each folded once (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')).
+    uint32_t d_addr = 0, d_port = 0;
+    auto add32 = [](uint32_t& d, uint32_t o, uint32_t n) {
+        d += static_cast<uint16_t>(~o) + static_cast<uint16_t>(~(o >> 16)) + (n & 0xffff) + (n >> 16);
+    };
+    auto add16 = [](uint32_t& d, uint16_t o, uint16_t n) { d += static_cast<uint16_t>(~o) + n; };
     if (t.src != p.src_ip) {
         store32(ip + 12, t.src);
-        fix32(ipck, p.src_ip, t.src);
-        if (pseudo && l4ck) fix32(l4ck, p.src_ip, t.src);
+        add32(d_addr, p.src_ip, t.src);
         p.src_ip = t.src;
     }
     if (t.dst != p.dst_ip) {
         store32(ip + 16, t.dst);
-        fix32(ipck, p.dst_ip, t.dst);
-        if (pseudo && l4ck) fix32(l4ck, p.dst_ip, t.dst);
+        add32(d_addr, p.dst_ip, t.dst);
         p.dst_ip = t.dst;
     }
-    if (p.proto == kProtoIcmp) {
-        // Echo: the identifier is both "ports"; dst_port holds type/code, not rewritten.
-        if (t.sport != p.src_port) {
-            store16(l4 + 4, t.sport);
-            fix16(l4ck, p.src_port, t.sport);
-            p.src_port = t.sport;
+    auto apply = [](uint8_t* ck, uint32_t d) {
+        uint32_t sum = static_cast<uint16_t>(~load16(ck)) + d;
+        store16(ck, static_cast<uint16_t>(~dp::csum_fold(sum)));
+    };
+    if (d_addr != 0) apply(ip + 10, d_addr);
+    switch (p.proto) {
+        case kProtoTcp:
+        case kProtoUdp: {
+            if (t.sport != p.src_port) {
+                store16(l4, t.sport);
+                add16(d_port, p.src_port, t.sport);
+                p.src_port = t.sport;
+            }
+            if (t.dport != p.dst_port) {
+                store16(l4 + 2, t.dport);
+                add16(d_port, p.dst_port, t.dport);
+                p.dst_port = t.dport;
+            }
+            uint8_t* ck = l4 + (p.proto == kProtoTcp ? 16 : 6);
+            if (p.proto == kProtoUdp && load16(ck) == 0) break;  // the sender sent no checksum
+            if (d_addr + d_port != 0) {
+                apply(ck, d_addr + d_port);
+                if (p.proto == kProtoUdp && load16(ck) == 0) store16(ck, 0xffff);  // 0 means "none"
+            }
+            break;
         }
-    } else {
-        const bool ports_changed = t.sport != p.src_port || t.dport != p.dst_port;
-        if (t.sport != p.src_port) {
-            store16(l4, t.sport);
-            if (l4ck) fix16(l4ck, p.src_port, t.sport);
-            p.src_port = t.sport;
-        }
-        if (t.dport != p.dst_port) {
-            store16(l4 + 2, t.dport);
-            if (l4ck) fix16(l4ck, p.dst_port, t.dport);
-            p.dst_port = t.dport;
-        }
-        if (p.proto == kProtoSctp && ports_changed)
-            sctp_recompute(l4, static_cast<uint32_t>(p.l3_len - sizeof(rte_ipv4_hdr)));
+        case kProtoIcmp:
+            // Echo: the identifier is both "ports"; dst_port holds type/code, not rewritten.
+            // No pseudo header: only the identifier counts.
+            if (t.sport != p.src_port) {
+                store16(l4 + 4, t.sport);
+                add16(d_port, p.src_port, t.sport);
+                p.src_port = t.sport;
+                apply(l4 + 2, d_port);
+            }
+            break;
+        case kProtoSctp:
+            if (t.sport != p.src_port || t.dport != p.dst_port) {
+                store16(l4, t.sport);
+                store16(l4 + 2, t.dport);
+                p.src_port = t.sport;
+                p.dst_port = t.dport;
+                sctp_recompute(l4, static_cast<uint32_t>(p.l3_len - sizeof(rte_ipv4_hdr)));
+            }
+            break;
+        default:
+            break;
     }
-    if (p.proto == kProtoUdp && l4ck && load16(l4ck) == 0) store16(l4ck, 0xffff);  // 0 means "none"
 }
 
 // ---- ICMP errors ----
