@@ -37,7 +37,7 @@
 namespace enidp::lb {
 
 // A flow's five tuple, network order. ICMP echo: sport = dport = identifier.
-struct CtKey {
+struct alignas(8) CtKey {  // 8-aligned: the CRC hash reads it as two 64-bit words
     uint32_t src = 0;
     uint32_t dst = 0;
     uint16_t sport = 0;

@@ -69,7 +69,12 @@ inline void fix16(uint8_t* ck, uint16_t old_v, uint16_t new_v) { store16(ck, csu
 // SCTP's CRC32c (RFC 4960 appendix B) over the whole SCTP packet, checksum field zeroed.
 inline void sctp_recompute(uint8_t* l4, uint32_t len) {
     store32(l4 + 8, 0);
-    const uint32_t crc = ~rte_hash_crc(l4, len, 0xffffffffu);
+    // rte_hash_crc reads whole words: feed it from an 8-byte boundary, bytes before that one by one.
+    uint32_t reg = 0xffffffffu;
+    uint32_t i = 0;
+    for (; i < len && (reinterpret_cast<uintptr_t>(l4 + i) & 7) != 0; i++) reg = rte_hash_crc_1byte(l4[i], reg);
+    if (i < len) reg = rte_hash_crc(l4 + i, len - i, reg);
+    const uint32_t crc = ~reg;
     store32(l4 + 8, crc);  // little-endian on the wire, as the CRC register holds it
 }
 

@@ -69,6 +69,18 @@ struct Out {
     uint16_t dport() const { return rte_be_to_cpu_16(p.dst_port); }
 };
 
+// Unaligned reads of packet fields (UBSan-clean).
+uint32_t load32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+uint16_t load16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+}
+
 lb::Endpoint endpoint(uint32_t host_ip, const std::string& node, bool ready = true, bool serving = true,
                       bool terminating = false) {
     lb::Endpoint e;
@@ -305,7 +317,7 @@ TEST_F(LbStageTest, NoEndpointsRejectsTcpWithRstAndUdpWithPortUnreachable) {
     EXPECT_EQ(rst.dport(), 40003);
     const uint8_t flags = rst.frame[rst.p.l4_off + 13];
     EXPECT_EQ(flags, 0x14);  // RST|ACK, acknowledging the SYN
-    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(&rst.frame[rst.p.l4_off + 8])), 1000u + 1 + 10);
+    EXPECT_EQ(rte_be_to_cpu_32(load32(&rst.frame[rst.p.l4_off + 8])), 1000u + 1 + 10);
 
     Out unreach = send(kPod0Port, udp_from_pod0(ip("10.96.0.53"), 5353, 53));
     ASSERT_FALSE(unreach.dropped);
@@ -316,7 +328,7 @@ TEST_F(LbStageTest, NoEndpointsRejectsTcpWithRstAndUdpWithPortUnreachable) {
     EXPECT_EQ(unreach.frame[unreach.p.l4_off + 1], 3);  // port unreachable
     // The quoted header is the original datagram's.
     const uint8_t* quoted = &unreach.frame[unreach.p.l4_off + 8];
-    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(quoted + 16)), ip("10.96.0.53"));
+    EXPECT_EQ(rte_be_to_cpu_32(load32(quoted + 16)), ip("10.96.0.53"));
     EXPECT_EQ(ct_->size(), 0u);
 }
 
@@ -508,10 +520,10 @@ TEST_F(LbStageTest, IcmpErrorAboutATranslatedFlowIsReverseTranslated) {
     EXPECT_EQ(e.dst(), kPod0);
     // The quoted packet is what the pod sent: pod:44000 → VIP:80, with a valid header checksum.
     const uint8_t* q = &e.frame[e.p.l4_off + 8];
-    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(q + 12)), kPod0);
-    EXPECT_EQ(rte_be_to_cpu_32(*reinterpret_cast<const uint32_t*>(q + 16)), kVip);
-    EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(q + 20)), 44000);
-    EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(q + 22)), 80);
+    EXPECT_EQ(rte_be_to_cpu_32(load32(q + 12)), kPod0);
+    EXPECT_EQ(rte_be_to_cpu_32(load32(q + 16)), kVip);
+    EXPECT_EQ(rte_be_to_cpu_16(load16(q + 20)), 44000);
+    EXPECT_EQ(rte_be_to_cpu_16(load16(q + 22)), 80);
     EXPECT_EQ(synth::internet_checksum(std::span<const uint8_t>(q, 20)), 0);
 }
 
