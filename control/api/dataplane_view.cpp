@@ -95,7 +95,7 @@ void DaemonView::dump_conntrack(const ConntrackFilter& f, v1::DumpConntrackRespo
         for (const auto& [bit, n] : kFlags)
             if (flags & bit) x.add_flags(n);
         const uint64_t last = fl.last_seen_ms.load(std::memory_order_relaxed);
-        x.set_age_ms(now > fl.created_ms ? now - fl.created_ms : 0);
+        x.set_age_ms(now > uint64_t{fl.created_s} * 1000 ? now - uint64_t{fl.created_s} * 1000 : 0);
         x.set_idle_ms(now > last ? now - last : 0);
     });
     out.set_matched(matched);

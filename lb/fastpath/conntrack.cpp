@@ -134,6 +134,13 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
         *out = reinterpret_cast<Flow*>(reinterpret_cast<uintptr_t>(existing) & ~uintptr_t{1});
         return InsertStatus::kExists;
     }
+    if ((flags & kFlowPlain) && rte_hash_lookup(h_, &reply) >= 0) {
+        // An untranslated flow cannot move to another port: leave it untracked.
+        rte_spinlock_unlock(&insert_lock_);
+        rte_mempool_put(pool_, obj);
+        insert_failed_.fetch_add(1, std::memory_order_relaxed);
+        return InsertStatus::kNoPort;
+    }
     if (new_port || rte_hash_lookup(h_, &reply) >= 0) {
         // Another flow already owns this reply tuple (two frontends to one backend from
         // one client port, or a SNAT address): give this one a free client-side port.
@@ -155,7 +162,7 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
     }
     f->orig = orig;
     f->reply = reply;
-    f->created_ms = now_ms;
+    f->created_s = static_cast<uint32_t>(now_ms / 1000);
     f->last_seen_ms.store(now_ms, std::memory_order_relaxed);
     f->service_port = service_port;
     f->backend = backend;

@@ -114,6 +114,7 @@ enum FlowFlags : uint8_t {
     kFlowHairpin = 1u << 2,    // a pod reached itself through a Service
     kFlowFinOrig = 1u << 3,    // FIN seen from the client
     kFlowFinReply = 1u << 4,   // FIN seen from the backend
+    kFlowPlain = 1u << 5,      // not a Service flow: tracked for NetworkPolicy (no translation, no backend)
 };
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
@@ -122,7 +123,7 @@ struct alignas(64) Flow {
     CtKey orig;                          // client → frontend
     CtKey reply;                         // backend → client (post-NAT)
     std::atomic<uint64_t> last_seen_ms{0};
-    uint64_t created_ms = 0;
+    uint32_t created_s = 0;              // clock_ms() / 1000 at insert
     uint32_t service_port = UINT32_MAX;  // stable id, LbState::ports
     uint32_t backend = UINT32_MAX;       // stable id, LbState::backends
     uint16_t reply_port = kNoPort;       // ENI port replies leave by (kFlowFromEni)
@@ -135,6 +136,10 @@ struct alignas(64) Flow {
     // flow check once more. Removed backends' flows are also purged right after a publish,
     // so a 16-bit wrap can at worst skip one check for a flow the purge is removing anyway.
     std::atomic<uint16_t> checked_gen{0};
+    // NetworkPolicy verdict cache (dataplane/fastpath/policy_stage.hpp): the policy
+    // snapshot generation it was decided under (0: never) and kPolicy* bits.
+    std::atomic<uint16_t> policy_gen{0};
+    std::atomic<uint8_t> policy_verdict{0};
 };
 static_assert(sizeof(Flow) == 64, "one cache line per flow");
 
