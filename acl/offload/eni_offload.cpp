@@ -167,12 +167,17 @@ void EniOffload::sync(const OffloadPlan& plan) {
             st[i].state = RuleState::kOffloaded;
             continue;
         }
+        if (auto f = failed_.find(plan.rules[i]); f != failed_.end()) {
+            st[i].error = f->second;
+            continue;
+        }
         std::string err;
         if (backend_->validate(plan.rules[i], err)) {
             pending[i] = true;
         } else {
             ++state_.counters.validate_failures;
             st[i].error = "validate: " + err;
+            failed_.emplace(plan.rules[i], st[i].error);
         }
     }
     auto create = [&](size_t i) {
@@ -182,6 +187,7 @@ void EniOffload::sync(const OffloadPlan& plan) {
         if (!f) {
             ++state_.counters.create_failures;
             st[i].error = "create: " + err;
+            failed_.emplace(plan.rules[i], st[i].error);
             return;
         }
         ++state_.counters.created;
@@ -214,6 +220,9 @@ void EniOffload::sync(const OffloadPlan& plan) {
     for (size_t i = 0; i < n; ++i)
         if (pending[i]) create(i);
 
+    std::vector<OffloadRule> wanted = plan.rules;
+    std::sort(wanted.begin(), wanted.end());
+    std::erase_if(failed_, [&](const auto& f) { return !std::binary_search(wanted.begin(), wanted.end(), f.first); });
     state_.rules = std::move(st);
     state_.policy_in_nic = plan.policy_offloaded && exemptions_in_nic;
     for (const RuleStatus& s : state_.rules)

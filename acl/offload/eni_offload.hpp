@@ -21,6 +21,7 @@
 // destroyed) — a drop never sits in the NIC without the exemption that must precede it;
 // (4) create kBlock and kPolicyDrop rules; each one that fails stays software. Every drop is
 // a subset of what the software path drops, so any subset of them is safe on its own.
+// A refused rule is remembered and not retried until forget_failures().
 #pragma once
 
 #include <cstdint>
@@ -90,8 +91,13 @@ public:
     void sync(const OffloadPlan& plan);
     // Only step (1) of sync: destroy the rules `plan` no longer has (nothing is added).
     void retire(const OffloadPlan& plan);
-    // Destroy every rule this object created; state() then lists nothing.
+    // Destroy every rule this object created; state() then lists nothing. Call it (or
+    // destroy the object) before the port is closed.
     void flush();
+    // A rule the PMD refused (validate or create) is not offered again on later syncs — a
+    // port without rte_flow support would otherwise log the same refusal every sync. This
+    // forgets those refusals so the next sync retries them (e.g. after a kernel module load).
+    void forget_failures() { failed_.clear(); }
 
     const OffloadState& state() const { return state_; }
     std::string describe() const;  // multi-line text, one rule per line
@@ -103,6 +109,7 @@ private:
 
     std::unique_ptr<FlowBackend> backend_;
     std::map<OffloadRule, rte_flow*> installed_;
+    std::map<OffloadRule, std::string> failed_;  // refused rules and the PMD's message
     OffloadState state_;
 };
 

@@ -473,7 +473,15 @@ TEST(AclOffloadInstaller, FailuresFallBackPerRuleOrPerPod) {
         }
     }
 
+    // the same plan again: refused rules are not offered to the PMD again
+    rec.log.clear();
+    off.sync(a);
+    EXPECT_TRUE(rec.log.empty());
+    EXPECT_EQ(off.state().counters.rules_software, 2u);
+    EXPECT_EQ(off.state().counters.validate_failures, 1u);
+
     // now the exemption cannot be created: every policy drop leaves the NIC, blocks stay
+    off.forget_failures();
     rec.reject_validate = [](const OffloadRule&) { return false; };
     rec.reject_create = [](const OffloadRule& r) { return r.kind == OffloadRuleKind::kExemptIcmp; };
     off.sync(sample_plan(0, false, 3));  // a new exemption (queue 3), so it is re-created (and fails)
