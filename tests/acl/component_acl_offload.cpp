@@ -316,8 +316,11 @@ TEST(AclOffloadTap, NicDropsDisallowedSourcesBeforeThePmd) {
                          << "; rte_flow_create said: " << first_error;
         FAIL() << "kernel seems to have TC flower, but the plan is not in the NIC:\n" << off.describe();
     }
-    const std::string tc = run("tc filter show dev " + g_tap->iface() + " parent 1:");
-    EXPECT_NE(tc.find("flower"), std::string::npos) << tc;
+    // tap puts explicit rules under its multiq root qdisc (1:), next to its own implicit
+    // flower rules; ours are the ones on the pod's address
+    const std::string tc_show = "tc filter show dev " + g_tap->iface() + " parent 1:";
+    const std::string tc = run(tc_show);
+    EXPECT_NE(tc.find("dst_ip 10.77.0.5"), std::string::npos) << tc;
     const uint32_t allowed_in = hip("10.1.2.3"), reply = hip("192.0.2.77"), stranger = hip("8.8.8.8"),
                    blocked = hip("203.0.113.9");
     for (uint32_t src : {allowed_in, reply, stranger, blocked}) ASSERT_TRUE(g_tap->inject(src, kPodIp));
@@ -342,7 +345,7 @@ TEST(AclOffloadTap, NicDropsDisallowedSourcesBeforeThePmd) {
     EXPECT_EQ(got.count(hip("8.8.4.4")), 0u);
 
     off.flush();
-    EXPECT_EQ(run("tc filter show dev " + g_tap->iface() + " parent 1:").find("flower"), std::string::npos);
+    EXPECT_EQ(run(tc_show).find("dst_ip 10.77.0.5"), std::string::npos);
     ASSERT_TRUE(g_tap->inject(blocked, kPodIp));
     EXPECT_EQ(g_tap->drain().count(blocked), 1u);
 }
