@@ -19,8 +19,10 @@
 // every new rule (rte_flow_validate); (3) create the kExemptIcmp rules; if any of them is
 // not in the NIC, no kPolicyDrop of the plan is installed (those already installed are
 // destroyed) — a drop never sits in the NIC without the exemption that must precede it;
-// (4) create kBlock and kPolicyDrop rules; each one that fails stays software. Every drop is
-// a subset of what the software path drops, so any subset of them is safe on its own.
+// (4) create kBlock and kPolicyDrop rules; each one that fails stays software. Every policy
+// drop is a subset of what the software path drops, so any subset of them is safe on its
+// own (block rules carry the blocklist, which only the NIC enforces today: see
+// OffloadOptions::blocklist).
 // A refused rule is remembered and not retried until forget_failures().
 #pragma once
 
