@@ -7,6 +7,7 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
+#include <rte_prefetch.h>
 
 namespace enidp::lb {
 
@@ -18,6 +19,9 @@ constexpr uint8_t kTcpRst = 0x04;
 constexpr uint8_t kTcpAck = 0x10;
 
 uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) { return rte_hash_crc(key, len, init); }
+constexpr uint32_t kCtHashInit = 0;
+// The table's signature of `k` (what rte_hash_hash returns), computed inline.
+inline hash_sig_t ct_sig(const CtKey& k) { return rte_hash_crc(&k, sizeof(CtKey), kCtHashInit); }
 
 inline void* tag(Flow* f, CtDir d) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(f) | static_cast<uintptr_t>(d)); }
 
@@ -85,7 +89,7 @@ std::unique_ptr<Conntrack> Conntrack::create(const CtConfig& cfg, std::string& e
     hp.entries = cfg.max_flows * 2 + cfg.max_flows / 2;
     hp.key_len = sizeof(CtKey);
     hp.hash_func = ct_hash;
-    hp.hash_func_init_val = 0;
+    hp.hash_func_init_val = kCtHashInit;
     hp.socket_id = cfg.socket;
     hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |
                     RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
@@ -125,72 +129,86 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
         insert_failed_.fetch_add(1, std::memory_order_relaxed);
         return InsertStatus::kFull;
     }
+    // The backend's connection count is bumped at the end: start fetching its line now.
+    if (state_ != nullptr && backend < state_->backend_capacity) rte_prefetch0(&state_->backends[backend]);
+    // Both hashes once, outside the lock; the flow is filled in before the lock too (it is
+    // private until its original key is added).
+    hash_sig_t sigs[2] = {ct_sig(orig), ct_sig(reply)};
     auto* f = new (obj) Flow();
+    f->orig = orig;
+    f->created_s = static_cast<uint32_t>(now_ms / 1000);
+    f->last_seen_ms.store(now_ms, std::memory_order_relaxed);
+    f->service_port = service_port;
+    f->backend = backend;
+    f->reply_port = reply_port;
+    f->state.store(state, std::memory_order_relaxed);
+    const void* keys[2] = {&orig, &reply};
+    void* found[2];
+    uint64_t hits = 0;
     rte_spinlock_lock(&insert_lock_);
-    void* existing = nullptr;
-    if (rte_hash_lookup_data(h_, &orig, &existing) >= 0) {
+    // One bulk look-up for both tuples: their buckets are fetched in parallel, and the adds
+    // below find them in cache. Inserts are serialised by insert_lock_, so neither tuple
+    // can appear between this look-up and the adds (erases may remove them: harmless).
+    rte_hash_lookup_with_hash_bulk_data(h_, keys, sigs, 2, &hits, found);
+    if (hits & 1) {
         rte_spinlock_unlock(&insert_lock_);
         rte_mempool_put(pool_, obj);
-        *out = reinterpret_cast<Flow*>(reinterpret_cast<uintptr_t>(existing) & ~uintptr_t{1});
+        *out = reinterpret_cast<Flow*>(reinterpret_cast<uintptr_t>(found[0]) & ~uintptr_t{1});
         return InsertStatus::kExists;
     }
-    if ((flags & kFlowPlain) && rte_hash_lookup(h_, &reply) >= 0) {
+    const bool reply_taken = (hits & 2) != 0;
+    if ((flags & kFlowPlain) && (reply_taken || new_port)) {
         // An untranslated flow cannot move to another port: leave it untracked.
         rte_spinlock_unlock(&insert_lock_);
         rte_mempool_put(pool_, obj);
         insert_failed_.fetch_add(1, std::memory_order_relaxed);
         return InsertStatus::kNoPort;
     }
-    if (new_port || rte_hash_lookup(h_, &reply) >= 0) {
+    if (new_port || reply_taken) {
         // Another flow already owns this reply tuple (two frontends to one backend from
         // one client port, or a SNAT address): give this one a free client-side port.
         const uint32_t span = uint32_t{snat_max_} - snat_min_ + 1;
-        bool found = false;
-        for (uint32_t tries = 0; tries < 64 && !found; tries++) {
+        bool free_port = false;
+        for (uint32_t tries = 0; tries < 64 && !free_port; tries++) {
             port_cursor_ = (port_cursor_ + 1) % span;
             reply.dport = rte_cpu_to_be_16(static_cast<uint16_t>(snat_min_ + port_cursor_));
-            found = rte_hash_lookup(h_, &reply) < 0;
+            sigs[1] = ct_sig(reply);
+            free_port = rte_hash_lookup_with_hash(h_, &reply, sigs[1]) < 0;
         }
-        if (!found) {
+        if (!free_port) {
             rte_spinlock_unlock(&insert_lock_);
             rte_mempool_put(pool_, obj);
             insert_failed_.fetch_add(1, std::memory_order_relaxed);
             return InsertStatus::kNoPort;
         }
         flags |= kFlowSnat;
-        port_rewrites_.fetch_add(1, std::memory_order_relaxed);
+        // Counted under insert_lock_, like every other writer of port_rewrites_ and
+        // inserted_: a plain read and write, no locked instruction.
+        port_rewrites_.store(port_rewrites_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
-    f->orig = orig;
     f->reply = reply;
-    f->created_s = static_cast<uint32_t>(now_ms / 1000);
-    f->last_seen_ms.store(now_ms, std::memory_order_relaxed);
-    f->service_port = service_port;
-    f->backend = backend;
-    f->reply_port = reply_port;
-    f->checked_gen.store(0, std::memory_order_relaxed);
-    f->state.store(state, std::memory_order_relaxed);
     f->flags.store(flags, std::memory_order_relaxed);
     // Original key first: the flow is complete before either key is visible, and if the
     // reply key cannot go in, deleting the original key hands the flow to the RCU
     // callback, which frees it once no worker can still hold it.
-    if (rte_hash_add_key_data(h_, &orig, tag(f, CtDir::kOrig)) != 0) {
+    if (rte_hash_add_key_with_hash_data(h_, &orig, sigs[0], tag(f, CtDir::kOrig)) != 0) {
         rte_spinlock_unlock(&insert_lock_);
         rte_mempool_put(pool_, obj);
         insert_failed_.fetch_add(1, std::memory_order_relaxed);
         return InsertStatus::kFull;
     }
-    if (rte_hash_add_key_data(h_, &reply, tag(f, CtDir::kReply)) != 0) {
+    if (rte_hash_add_key_with_hash_data(h_, &reply, sigs[1], tag(f, CtDir::kReply)) != 0) {
         f->dead.store(1, std::memory_order_relaxed);
-        rte_hash_del_key(h_, &orig);
+        rte_hash_del_key_with_hash(h_, &orig, sigs[0]);
         rte_spinlock_unlock(&insert_lock_);
         insert_failed_.fetch_add(1, std::memory_order_relaxed);
         return InsertStatus::kFull;
     }
+    inserted_.store(inserted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     rte_spinlock_unlock(&insert_lock_);
     flows_.fetch_add(1, std::memory_order_relaxed);
     if (state_ != nullptr && backend < state_->backend_capacity)
         state_->backends[backend].active.fetch_add(1, std::memory_order_relaxed);
-    inserted_.fetch_add(1, std::memory_order_relaxed);
     *out = f;
     return InsertStatus::kInserted;
 }

@@ -282,8 +282,8 @@ private:
     uint32_t port_cursor_ = 0;   // under insert_lock_
     uint32_t gc_next_ = 0;       // control thread
     std::atomic<uint64_t> flows_{0};
-    std::atomic<uint64_t> inserted_{0}, insert_failed_{0}, expired_{0}, evicted_{0}, purged_{0}, replaced_{0},
-        port_rewrites_{0}, gc_passes_{0};
+    std::atomic<uint64_t> inserted_{0}, port_rewrites_{0};  // written under insert_lock_ only (no locked add)
+    std::atomic<uint64_t> insert_failed_{0}, expired_{0}, evicted_{0}, purged_{0}, replaced_{0}, gc_passes_{0};
 };
 
 }  // namespace enidp::lb
