@@ -32,6 +32,7 @@
 #include "control/metrics/http.hpp"
 #include "control/metrics/metrics.hpp"
 #include "control/objects/store.hpp"
+#include "control/reconcile/policies.hpp"
 #include "control/reconcile/services.hpp"
 #include "control/report/report.hpp"
 #include "dataplane/runtime/dataplane.hpp"
@@ -122,6 +123,24 @@ bool apply_manifests(objects::Store& store, const std::vector<objects::Object>& 
     return true;
 }
 
+void report_policy_sync(const reconcile::PolicySyncReport& r) {
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "enidp: policy: %s; the published policy is unchanged\n", r.error.c_str());
+        return;
+    }
+    if (!r.rebuilt) return;
+    for (const auto& w : r.warnings) std::fprintf(stderr, "enidp: policy: warning: %s\n", w.c_str());
+    if (!r.active) {
+        std::fprintf(stderr, "enidp: policy: no NetworkPolicy or PayloadPolicy; nothing enforced\n");
+        return;
+    }
+    std::fprintf(stderr,
+                 "enidp: policy: snapshot %llu: %zu policies, %zu payload policies, %zu local pods, %zu/%zu "
+                 "ingress/egress rules (compiled %.1f ms, built %.1f ms, published %.1f ms)\n",
+                 static_cast<unsigned long long>(r.generation), r.policies, r.payload_policies, r.local_pods,
+                 r.rules_ingress, r.rules_egress, r.compile_ms, r.build_ms, r.publish_ms);
+}
+
 void report_sync(const reconcile::SyncReport& r) {
     if (!r.rebuilt) return;
     for (const auto& e : r.errors) std::fprintf(stderr, "enidp: service skipped: %s\n", e.c_str());
@@ -200,6 +219,7 @@ int run(int argc, char** argv) {
         else std::fprintf(stderr, "enidp: %s:%d: %s\n", cfg.source.c_str(), cfg.pods[i].line, s.message.c_str());
     }
     std::unique_ptr<reconcile::ServiceReconciler> services;
+    std::unique_ptr<reconcile::PolicyReconciler> policies;
     reconcile::SyncReport first_sync;
     if (rc == 0) {
         services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, daemon::node_info(cfg),
@@ -207,12 +227,16 @@ int run(int argc, char** argv) {
         first_sync = services->sync();
         report_sync(first_sync);
         if (auto s = dataplane->start_workers(); !s.ok) {
+        // Before the workers start: the boot pods' policy is in force from their first packet.
+        policies = std::make_unique<reconcile::PolicyReconciler>(store, *dataplane);
+        report_policy_sync(policies->sync());
             std::fprintf(stderr, "enidp: %s\n", s.message.c_str());
             rc = 1;
         }
     }
     if (rc != 0) {
         services.reset();
+        policies.reset();
         dataplane.reset();
         dp::eal_cleanup();
         return rc;
@@ -306,6 +330,7 @@ int run(int argc, char** argv) {
         queue.run_pending();
         if (api::ControlQueue::Clock::now() < next_tick) continue;
         next_tick += std::chrono::milliseconds(100);
+        report_policy_sync(policies->sync());
         if (next_tick < api::ControlQueue::Clock::now())  // fell behind (a long reload): no burst of ticks
             next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
         ticks++;
@@ -318,6 +343,7 @@ int run(int argc, char** argv) {
             auto next = config::load_file(config_path);
             if (auto* c = std::get_if<config::Config>(&next)) {
                 view.set_local_pods(local_pods(*c));
+            report_policy_sync(policies->sync());  // pods added by the reload open once this is published
                 auto objs = read_manifests(*c);
                 if (auto* err = std::get_if<std::string>(&objs))
                     std::fprintf(stderr, "enidp: reload: manifests rejected, Services unchanged: %s\n", err->c_str());
@@ -349,6 +375,7 @@ int run(int argc, char** argv) {
     services.reset();
     dataplane.reset();
     dp::eal_cleanup();
+    policies.reset();
     return 0;
 }
 

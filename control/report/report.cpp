@@ -17,6 +17,20 @@ std::string mac_string(const rte_ether_addr& mac) {
     return buf;
 }
 
+static json policy_json(const dp::PolicyStatus& p) {
+    json by_pod = json::object();
+    for (const auto& [pod, ad] : p.by_pod) by_pod[pod] = {{"allowed", ad.first}, {"denied", ad.second}};
+    return {{"active", p.active},
+            {"generation", p.generation},
+            {"rules_ingress", p.rules_ingress},
+            {"rules_egress", p.rules_egress},
+            {"payload_patterns", p.patterns},
+            {"allowed_by_policy", p.allowed_by_policy},
+            {"denied_by_payload_policy", p.denied_by_payload_policy},
+            {"by_pod", by_pod},
+            {"verdict_log", {{"records", p.log_records}, {"lost", p.log_lost}}}};
+}
+
 json to_json(const dp::DataplaneCounters& c) {
     json j;
     j["generation"] = c.generation;
@@ -63,6 +77,7 @@ json to_json(const dp::DataplaneCounters& c) {
                  {"replaced", ct.replaced},
                  {"port_rewrites", ct.port_rewrites},
                  {"gc_passes", ct.gc_passes}}}};
+    j["policy"] = policy_json(c.policy);
     j["workers"] = json::array();
     for (const auto& w : c.workers)
         j["workers"].push_back({{"id", w.id},
@@ -123,6 +138,17 @@ std::string to_text(const dp::DataplaneCounters& c) {
     return out;
 }
 
+    if (c.policy.active) {
+        std::snprintf(line, sizeof line,
+                      "  policy: snapshot %" PRIu64 ", %zu/%zu ingress/egress rules, %zu payload patterns\n",
+                      c.policy.generation, c.policy.rules_ingress, c.policy.rules_egress, c.policy.patterns);
+        out += line;
+        for (const auto& [pod, ad] : c.policy.by_pod) {
+            std::snprintf(line, sizeof line, "    pod %s: %" PRIu64 " flows allowed, %" PRIu64 " denied\n", pod.c_str(),
+                          ad.first, ad.second);
+            out += line;
+        }
+    }
 std::string write_file_atomic(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     {

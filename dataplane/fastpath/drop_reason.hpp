@@ -37,7 +37,10 @@ namespace enidp::dp {
     _(kTxFull, "tx_full", "TX queue did not take the packet")                                     \
     _(kSvcNoEndpoints, "service_no_endpoints", "Service without endpoints; no REJECT could be built") \
     _(kSvcNoLocalEndpoints, "service_no_local_endpoints", "Local traffic policy and no local endpoint") \
-    _(kCtFull, "conntrack_full", "new Service flow but the conntrack table (or SNAT ports) is full")
+    _(kCtFull, "conntrack_full", "new Service flow but the conntrack table (or SNAT ports) is full") \
+    _(kPolicyDenied, "policy_denied", "NetworkPolicy: no rule admits the flow (pod isolated in that direction)") \
+    _(kPolicyPending, "policy_pending", "NetworkPolicy: the pod's policy state is not published yet") \
+    _(kPayloadDenied, "payload_denied", "PayloadPolicy: a deny pattern matched, or no allow pattern did")
 
 enum class Drop : uint8_t {
 #define ENIDP_DROP_ENUM(e, name, help) e,

@@ -6,8 +6,9 @@
 //
 // IPv4 TCP/UDP/SCTP/ICMP packets go through the Service stage (lb/fastpath/service_stage.hpp)
 // between the checks and the output decision, in groups of up to 64 so conntrack is looked
-// up in bulk; the stage is skipped while the node has no Service and no tracked flow.
-// Policy (acl/) will slot in at the same place. The Sink is where every packet ends.
+// up in bulk; the stage is skipped while the node has no Service, no tracked flow and no
+// policy. The NetworkPolicy stage (policy_stage.hpp) follows it on the translated packet
+// whenever a policy snapshot is published. The Sink is where every packet ends.
 //
 // Who may call: a worker, or a test, holding `snap` for the whole call (between two RCU
 // quiescent reports). Never blocks, allocates, logs or throws.
@@ -18,6 +19,7 @@
 //   void consumed(rte_mbuf* m);                  // takes ownership, frees (not a drop)
 //   WorkerStats& stats();
 //   lb::LbWorker& lb_worker();                   // per-worker Service-stage scratch
+//   PolicyWorker& policy_worker();               // optional: counters, verdict log, scratch index
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@
 #include <rte_prefetch.h>
 
 #include "dataplane/fastpath/parse.hpp"
+#include "dataplane/fastpath/policy_stage.hpp"
 #include "dataplane/fastpath/responder.hpp"
 #include "dataplane/fastpath/stats.hpp"
 #include "dataplane/fastpath/tables.hpp"
@@ -158,13 +161,23 @@ inline void route_from_pod(const Snapshot& snap, const PodEntry& pod, uint16_t i
     to_eni_port(snap, eni.port, m, data, sink);
 }
 
-// Runs the Service stage over the pending packets and routes each with `route`.
+template <class Sink>
+inline PolicyWorker* policy_worker_of(Sink& sink) {
+    if constexpr (requires { sink.policy_worker(); })
+        return &sink.policy_worker();
+    else
+        return nullptr;
+}
+
+// Runs the Service stage, then the policy stage, over the pending packets and routes each
+// with `route`.
 template <class Sink, class Route>
 inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::StageCtx& ctx, Sink& sink,
                               Route&& route) {
     if (pend.n == 0) return;
     pend.lookup(*snap.lb.ct);
     lb::LbWorker& w = sink.lb_worker();
+    const bool policy_on = snap.policy.active();
     for (uint16_t i = 0; i < pend.n; i++) {
         rte_mbuf* m = pend.m[i];
         const lb::Verdict v = lb::process(snap.lb, w, m, pend.data[i], pend.p[i], pend.keys[i], pend.flows[i],
@@ -178,11 +191,34 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
                 break;
             case lb::Outcome::kPass:
             case lb::Outcome::kForward:
+                if (policy_on) {
+                    const ParsedPacket& p = pend.p[i];
+                    const bool icmp_error = p.proto == kProtoIcmp && lb::is_icmp_error(p);
+                    const Drop d = policy_check(snap, policy_worker_of(sink), v.flow, v.dir, pend.keys[i], pend.data[i],
+                                                rte_pktmbuf_data_len(m), p, icmp_error, ctx.origin == lb::Origin::kEni,
+                                                w.now_ms, sink.stats());
+                    if (d != Drop::kCount) {
+                        sink.drop(m, d);
+                        break;
+                    }
+                }
                 route(m, pend.data[i], pend.p[i], v);
                 break;
         }
     }
     pend.n = 0;
+}
+
+// Policy for IPv4 packets conntrack does not track (other protocols, untrackable ICMP):
+// decided per packet, never cached. True when the packet may go on.
+template <class Sink>
+inline bool policy_admits_untracked(const Snapshot& snap, rte_mbuf* m, const ParsedPacket& p, Sink& sink) {
+    if (!snap.policy.active()) return true;
+    const PolicyDecision d = decide_flow(snap, p.src_ip, p.dst_ip, p.dst_port, p.proto);
+    policy_detail::account(snap, policy_worker_of(sink), d, p.proto, 0, sink.lb_worker().now_ms, sink.stats());
+    if (d.allowed()) return true;
+    sink.drop(m, d.drop);
+    return false;
 }
 
 }  // namespace detail
@@ -191,7 +227,7 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
 template <class Sink>
 inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_t in_port, rte_mbuf** pkts,
                               uint16_t n, Sink& sink) {
-    const bool lb_on = snap.lb.active();
+    const bool lb_on = snap.lb.ct != nullptr && (snap.lb.active() || snap.policy.active());
     const lb::StageCtx ctx{lb::Origin::kPod, in_port, 0};
     auto route = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p, const lb::Verdict& v) {
         detail::route_from_pod(snap, pod, in_port, m, data, p, v.out_port, sink);
@@ -226,6 +262,7 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
                 if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }
+            if (!detail::policy_admits_untracked(snap, m, p, sink)) continue;
             detail::route_from_pod(snap, pod, in_port, m, data, p, lb::kNoPort, sink);
             continue;
         }
@@ -256,7 +293,7 @@ template <class Sink>
 inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_t in_port, rte_mbuf** pkts,
                               uint16_t n, Sink& sink) {
     const PodEntry* pod = eni.pod != kNoIndex ? &snap.pods[eni.pod] : nullptr;
-    const bool lb_on = snap.lb.active();
+    const bool lb_on = snap.lb.ct != nullptr && (snap.lb.active() || snap.policy.active());
     const lb::StageCtx ctx{lb::Origin::kEni, in_port, eni.ip};
     // Untranslated traffic is for the ENI's pod only.
     auto to_owner = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p) {
@@ -309,6 +346,7 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
                 if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }
+            if (!detail::policy_admits_untracked(snap, m, p, sink)) continue;
             to_owner(m, data, p);
             continue;
         }

@@ -38,7 +38,13 @@ private:
     _(kSvcReverse, "service_reverse", "replies translated back to the frontend")             \
     _(kSvcRejected, "service_rejected", "REJECT answers sent (TCP RST / ICMP port unreachable)") \
     _(kCtReplaced, "conntrack_replaced", "flows replaced: expired, backend gone, or new SYN to a terminating backend") \
-    _(kIcmpErrorTranslated, "icmp_error_translated", "ICMP errors reverse-translated by their embedded header")
+    _(kIcmpErrorTranslated, "icmp_error_translated", "ICMP errors reverse-translated by their embedded header") \
+    _(kPolicyAllowed, "policy_flows_allowed", "NetworkPolicy decisions that admitted a flow (first packet or re-check)") \
+    _(kPolicyDenied, "policy_flows_denied", "NetworkPolicy decisions that denied a flow") \
+    _(kPolicyRechecked, "policy_rechecks", "tracked flows decided again after a policy change") \
+    _(kPolicyTracked, "policy_flows_tracked", "untranslated flows tracked so that replies pass statefully") \
+    _(kPayloadScanned, "payload_scanned", "packets scanned by Hyperscan for PayloadPolicy") \
+    _(kPayloadLogged, "payload_logged", "packets a PayloadPolicy log pattern matched (passed)")
 
 enum class Event : uint8_t {
 #define ENIDP_EVENT_ENUM(e, name, help) e,

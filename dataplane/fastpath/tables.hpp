@@ -18,6 +18,7 @@
 #include <rte_ether.h>
 #include <rte_ring.h>
 
+#include "dataplane/fastpath/policy_tables.hpp"
 #include "lb/fastpath/lb_tables.hpp"
 
 namespace enidp::dp {
@@ -65,6 +66,7 @@ struct PodEntry {
     uint16_t port = 0;         // its vhost-user / memif / tap port
     uint32_t eni = kNoIndex;   // the ENI it owns (index into Snapshot::enis)
     bool link_up = false;
+    uint32_t policy_id = kNoIndex;  // stable id the NetworkPolicy snapshot knows the pod by
 };
 
 struct EniEntry {
@@ -139,6 +141,8 @@ struct Snapshot {
     std::array<std::vector<Handoff>, kMaxWorkers> handoff_in;    // rings each worker drains
     lb::LbTables lb;                 // Service table (owned by the snapshot's publisher), conntrack
     std::shared_ptr<const lb::ServiceTable> lb_table_owner;  // keeps `lb.table` alive with this snapshot
+    PolicyTables policy;             // NetworkPolicy / PayloadPolicy (inactive when none exists)
+    std::shared_ptr<PolicyPublication> policy_owner;  // keeps `policy` alive with this snapshot
 };
 
 inline void Ipv4Map::build(const std::vector<std::pair<uint32_t, uint32_t>>& items) {

@@ -30,11 +30,12 @@ inline constexpr uint16_t kTxBufCap = 64;
 // Buffered TX toward every port, flushed once per poll iteration.
 class TxSink {
 public:
-    TxSink(uint16_t worker, WorkerStats& stats) : worker_(worker), stats_(stats) {}
+    TxSink(uint16_t worker, WorkerStats& stats) : worker_(worker), stats_(stats) { policy_.index = worker; }
 
     void bind(const Snapshot* snap) { snap_ = snap; }
     WorkerStats& stats() { return stats_; }
     lb::LbWorker& lb_worker() { return lb_; }
+    PolicyWorker& policy_worker() { return policy_; }
 
     void to_port(uint16_t port, rte_mbuf* m) {
         Buf& b = bufs_[port];
@@ -90,6 +91,7 @@ private:
 
     const Snapshot* snap_ = nullptr;
     lb::LbWorker lb_;
+    PolicyWorker policy_;
     uint16_t worker_;
     WorkerStats& stats_;
     uint16_t ndirty_ = 0;
@@ -132,6 +134,8 @@ private:
     IdlePolicy idle_;
     uint16_t burst_;
     std::atomic<bool> stop_{false};
+    // The control thread drains the verdict log (single consumer) and sets sampling.
+    PolicyWorker& policy_worker() { return sink_.policy_worker(); }
     std::atomic<bool> running_{false};
     TxSink sink_;
     uint64_t tsc_per_ms_ = 1;

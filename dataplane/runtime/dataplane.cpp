@@ -309,6 +309,7 @@ Status Dataplane::add_pod(const PodSpec& p) {
         return Status::error("failed to set up port for pod " + p.key + ": " + s.message);
     }
     ps.link_up = link_up(ps.port, ps.tap);
+    ps.policy_id = policy_rt_.acquire_id(p.key);
     DP_LOG(INFO, "pod %s: %s port %u (%s), link %s", p.key.c_str(), to_string(p.kind), ps.port, ps.devname.c_str(),
            ps.link_up ? "up" : "down");
     pods_.emplace(p.key, std::move(ps));
@@ -323,6 +324,8 @@ Status Dataplane::remove_pod(const std::string& key) {
     pods_.erase(it);
     // After this grace period no worker polls the port, buffers for it, or feeds its ring.
     publish();
+    policy_rt_.retire_id(ps.policy_id);
+    if (policy() == nullptr) policy_rt_.retired(nullptr, nullptr);
     auto r = rings_.find(ps.port);
     if (r != rings_.end()) {
         void* m;
@@ -377,6 +380,7 @@ std::unique_ptr<Snapshot> Dataplane::build() const {
         pe.mac = p.spec.mac;
         pe.port = p.port;
         pe.link_up = p.link_up;
+        pe.policy_id = p.policy_id;
         for (uint32_t i = 0; i < enis_.size(); i++)
             if (enis_[i]->spec.name == p.spec.eni) {
                 pe.eni = i;
@@ -399,6 +403,11 @@ std::unique_ptr<Snapshot> Dataplane::build() const {
     }
     s->lb = lb::LbTables{services_.get(), ct_.get(), affinity_.get(), lb_state_.get()};
     s->lb_table_owner = services_;
+    if (policy_pub_ != nullptr && policy_pub_->snapshot != nullptr) {
+        s->policy = PolicyTables{policy_pub_->snapshot.get(), PolicyTables::stamp(policy_pub_->snapshot->generation()),
+                                 policy_pub_->counters.data()};
+        s->policy_owner = policy_pub_;
+    }
     return s;
 }
 
@@ -472,8 +481,38 @@ void Dataplane::set_services(std::shared_ptr<const lb::ServiceTable> table,
     }
 }
 
+void Dataplane::set_policy(std::shared_ptr<const acl::PolicySnapshot> snap) {
+    // Records logged under the outgoing snapshot are named with it.
+    for (auto& w : workers_) policy_rt_.drain(w->policy_worker(), policy_pub_.get());
+    std::shared_ptr<PolicyPublication> old = std::move(policy_pub_);
+    policy_pub_ = snap != nullptr ? policy_rt_.publication(std::move(snap), spec_.workers) : nullptr;
+    publish();  // after the grace period no worker counts into `old` any more
+    for (auto& w : workers_) policy_rt_.drain(w->policy_worker(), old.get());
+    policy_rt_.retired(old, policy());
+}
+
+std::vector<std::pair<std::string, uint32_t>> Dataplane::policy_pods() const {
+    std::vector<std::pair<std::string, uint32_t>> out;
+    for (const auto& [key, p] : pods_) out.emplace_back(key, p.policy_id);
+    return out;
+}
+
+std::map<std::string, uint32_t> Dataplane::pod_ips() const {
+    std::map<std::string, uint32_t> out;
+    for (const auto& [key, p] : pods_) out.emplace(key, p.spec.ip);
+    return out;
+}
+
+void Dataplane::set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second) {
+    for (auto& w : workers_) {
+        w->policy_worker().allow_sample = allow_one_in;
+        w->policy_worker().deny_per_second = denies_per_second;
+    }
+}
+
 void Dataplane::tick() {
     const uint64_t now_ms = lb::clock_ms();
+    for (auto& w : workers_) policy_rt_.drain(w->policy_worker(), policy_pub_.get());
     const lb::LbState& lst = *lb_state_;
     ct_->gc_step(now_ms, lb::GcBudget{}, [&lst](uint32_t id) {
         return id < lst.backend_capacity && lst.backends[id].status.load(std::memory_order_relaxed) ==
@@ -515,6 +554,9 @@ DataplaneCounters Dataplane::counters() const {
     c.lb.table_generation = services_->generation;
     c.lb.conntrack = ct_->counters();
     c.lb.affinity_entries = affinity_->size();
+    std::vector<PolicyWorker*> pws;
+    for (const auto& w : workers_) pws.push_back(&w->policy_worker());
+    c.policy = policy_rt_.status(policy_pub_.get(), pws);
     for (const auto& w : workers_) {
         const WorkerStats& st = w->stats();
         for (size_t i = 0; i < kDropCount; i++) c.drops[i] += st.drops[i].get();

@@ -14,6 +14,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/fastpath/worker.hpp"
+#include "dataplane/runtime/policy_state.hpp"
 #include "dataplane/runtime/spec.hpp"
 
 namespace enidp::dp {
@@ -75,6 +76,7 @@ struct DataplaneCounters {
     uint64_t drops_total() const;
 };
 
+    PolicyStatus policy;
 // The control thread's RCU reader id (workers use 0..kMaxWorkers-1).
 inline constexpr uint32_t kControlRcuId = kMaxWorkers;
 
@@ -119,6 +121,18 @@ public:
     DataplaneCounters counters() const;
     void reset_counters();  // workers must be stopped
     rte_mempool* mempool() const { return pool_; }
+    // Publishes a NetworkPolicy snapshot (acl SnapshotBuilder) compiled for policy_pods(),
+    // or none (null: no NetworkPolicy / PayloadPolicy exists; nothing is enforced). Pods
+    // added while a snapshot is published are closed until a snapshot knowing them is.
+    void set_policy(std::shared_ptr<const acl::PolicySnapshot> snap);
+    const acl::PolicySnapshot* policy() const { return policy_pub_ ? policy_pub_->snapshot.get() : nullptr; }
+    // Every local pod with the id the policy compiler must use for it.
+    std::vector<std::pair<std::string, uint32_t>> policy_pods() const;
+    std::map<std::string, uint32_t> pod_ips() const;  // pod key → IPv4 (network order)
+    // Verdict log records after `seq` (drained from the workers on tick()).
+    std::vector<VerdictLogEntry> verdicts_since(uint64_t seq, size_t max) const { return policy_rt_.log_since(seq, max); }
+    void set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second);
+
     const Snapshot* snapshot() const { return slot_.current.load(std::memory_order_acquire); }
     uint16_t workers() const { return spec_.workers; }
 
@@ -142,6 +156,7 @@ private:
     };
     struct PortRings {
         rte_ring* handoff = nullptr;
+        uint32_t policy_id = 0;    // stable id for the NetworkPolicy compiler
         uint16_t owner = 0;
         uint16_t tx_queues = 1;
     };
@@ -175,3 +190,5 @@ private:
 };
 
 }  // namespace enidp::dp
+    PolicyRuntime policy_rt_;
+    std::shared_ptr<PolicyPublication> policy_pub_;

@@ -140,6 +140,7 @@ struct alignas(64) Flow {
     // snapshot generation it was decided under (0: never) and kPolicy* bits.
     std::atomic<uint16_t> policy_gen{0};
     std::atomic<uint8_t> policy_verdict{0};
+    std::atomic<uint8_t> payload_scans{0};  // original-direction packets scanned (TCP: first few only)
 };
 static_assert(sizeof(Flow) == 64, "one cache line per flow");
 

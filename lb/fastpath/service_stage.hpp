@@ -48,6 +48,8 @@ struct Verdict {
     Outcome outcome = Outcome::kPass;
     dp::Drop drop = dp::Drop::kCount;
     uint16_t out_port = kNoPort;  // set for replies of flows that came in on an ENI
+    Flow* flow = nullptr;         // the tracked flow the packet belongs to (Service or plain), if any
+    CtDir dir = CtDir::kOrig;     // which of its tuples the packet matched
 };
 
 // Where the stage is looking from: the receiving side.
@@ -104,7 +106,7 @@ inline void on_packet(Flow& f, CtDir d, const uint8_t* data, const ParsedPacket&
 inline Verdict translate(Flow& f, CtDir d, uint8_t* data, ParsedPacket& p, uint64_t now_ms, dp::WorkerStats& st) {
     on_packet(f, d, data, p, now_ms);
     rewrite(data, p, out_tuple(f, d));
-    Verdict v{Outcome::kForward, dp::Drop::kCount, kNoPort};
+    Verdict v{Outcome::kForward, dp::Drop::kCount, kNoPort, &f, d};
     if (d == CtDir::kReply) {
         v.out_port = f.reply_port;
         st.event(dp::Event::kSvcReverse);
@@ -115,7 +117,7 @@ inline Verdict translate(Flow& f, CtDir d, uint8_t* data, ParsedPacket& p, uint6
 }
 
 // An ICMP error about flow `f`, travelling in direction `d` (its key matched `d`).
-inline Verdict translate_icmp_error(const Flow& f, CtDir d, uint8_t* data, ParsedPacket& p, dp::WorkerStats& st) {
+inline Verdict translate_icmp_error(Flow& f, CtDir d, uint8_t* data, ParsedPacket& p, dp::WorkerStats& st) {
     IcmpInner in;
     if (!read_icmp_inner(data, p, in)) return Verdict{};
     const CtKey& k = d == CtDir::kOrig ? f.orig : f.reply;  // the tuple the error's direction carries
@@ -126,7 +128,7 @@ inline Verdict translate_icmp_error(const Flow& f, CtDir d, uint8_t* data, Parse
     const uint32_t odst = p.dst_ip == k.dst ? t.dst : p.dst_ip;
     rewrite_icmp_error(data, p, in, inner, osrc, odst);
     st.event(dp::Event::kIcmpErrorTranslated);
-    return Verdict{Outcome::kForward, dp::Drop::kCount, d == CtDir::kReply ? f.reply_port : kNoPort};
+    return Verdict{Outcome::kForward, dp::Drop::kCount, d == CtDir::kReply ? f.reply_port : kNoPort, &f, d};
 }
 
 inline const BackendSet& pick_set(const ServicePort& sp, FrontendKind kind, Origin origin) {
@@ -213,7 +215,7 @@ inline Verdict new_flow(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* da
     st.event(dp::Event::kSvcNewFlow);
     rewrite(data, p, out_tuple(*f, CtDir::kOrig));
     st.event(dp::Event::kSvcForward);
-    return Verdict{Outcome::kForward, dp::Drop::kCount, kNoPort};
+    return Verdict{Outcome::kForward, dp::Drop::kCount, kNoPort, f, CtDir::kOrig};
 }
 
 // One packet, after its bulk lookup. `f`/`d`: the lookup result for `key`.
@@ -221,6 +223,21 @@ inline Verdict process(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* dat
                        const CtKey& key, Flow* f, CtDir d, const StageCtx& c, dp::WorkerStats& st) {
     using namespace stage_detail;
     const bool icmp_error = p.proto == kProtoIcmp && is_icmp_error(p);
+    if (f != nullptr && !f->dead.load(std::memory_order_relaxed) &&
+        (f->flags.load(std::memory_order_relaxed) & kFlowPlain)) [[unlikely]] {
+        // Tracked for NetworkPolicy only: no translation. A new connection on a closed
+        // tuple, or an expired flow, starts over (and is decided again).
+        if (icmp_error) return Verdict{Outcome::kPass, dp::Drop::kCount, kNoPort, f, d};
+        const auto s = static_cast<CtState>(f->state.load(std::memory_order_relaxed));
+        const bool syn = p.proto == kProtoTcp && tcp_new_syn(tcp_flags(data, p));
+        if (!t.ct->expired(*f, w.now_ms) && !(syn && (s == CtState::kTcpTimeWait || s == CtState::kTcpClose))) {
+            on_packet(*f, d, data, p, w.now_ms);
+            return Verdict{Outcome::kPass, dp::Drop::kCount, kNoPort, f, d};
+        }
+        t.ct->erase(f, true);
+        st.event(dp::Event::kCtReplaced);
+        f = nullptr;
+    }
     if (f != nullptr && !f->dead.load(std::memory_order_relaxed)) [[likely]] {
         if (icmp_error) return translate_icmp_error(*f, d, data, p, st);
         if (d == CtDir::kReply) return translate(*f, d, data, p, w.now_ms, st);
