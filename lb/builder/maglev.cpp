@@ -1,5 +1,7 @@
 #include "lb/builder/maglev.hpp"
 
+#include <algorithm>
+
 namespace enidp::lb {
 
 namespace {
@@ -84,32 +86,93 @@ uint32_t mod_inverse(uint32_t a, uint32_t m) {
 
 }  // namespace
 
+MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m) {
+    const uint64_t key = (uint64_t{backend.ip} << 16) | backend.port;
+    return MaglevPermutation{static_cast<uint32_t>(hash_offset(key) % m),
+                             m == 1 ? 0 : static_cast<uint32_t>(hash_skip(key) % (m - 1) + 1)};
+}
+
 void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint16_t> table) {
     const auto n = static_cast<uint32_t>(backends.size());
     const auto m = static_cast<uint32_t>(table.size());
     if (n == 0 || m == 0) return;
     walkers_.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
-        const uint64_t key = (uint64_t{backends[i].ip} << 16) | backends[i].port;
-        const uint64_t skip = m == 1 ? 0 : hash_skip(key) % (m - 1) + 1;
-        walkers_[i] = Walker{static_cast<uint32_t>(hash_offset(key) % m),
-                             {static_cast<uint32_t>(skip), static_cast<uint32_t>(2 * skip % m),
-                              static_cast<uint32_t>(3 * skip % m), static_cast<uint32_t>(4 * skip % m)},
+        const MaglevPermutation p = maglev_permutation(backends[i], m);
+        const uint64_t skip = p.skip;
+        walkers_[i] = Walker{p.offset,
+                             {p.skip, static_cast<uint32_t>(2 * skip % m), static_cast<uint32_t>(3 * skip % m),
+                              static_cast<uint32_t>(4 * skip % m)},
                              0,
                              kNoSlot};
     }
     claimed_.assign(m, 0);
-    const uint8_t* claimed = claimed_.data();
-    uint16_t* out = table.data();
+    Walker* const ws = walkers_.data();
+    uint8_t* const claimed = claimed_.data();
+    uint16_t* const out = table.data();
 
-    // Walk phase: slot += skip, minus m when it wraps (no modulo per probe); four probes per
-    // step so the loop-carried chain is one add per four slots.
     uint32_t tail = 0;
     while (uint64_t{tail} * tail * 5 < m) ++tail;
     const uint32_t walk_until = m > tail ? m - tail : 0;
     uint32_t filled = 0, i = 0;
+
+    // Up to a quarter full: most first probes hit a free slot, a plain walk is cheapest.
+    const uint32_t quarter = std::min(walk_until, m / 4);
+    while (filled < quarter) {
+        Walker& w = ws[i];
+        uint32_t slot = w.next;
+        while (claimed[slot]) slot = wrap(slot + w.step[0], m);
+        claimed[slot] = 1;
+        out[slot] = static_cast<uint16_t>(i);
+        w.next = wrap(slot + w.step[0], m);
+        ++filled;
+        if (++i == n) i = 0;
+    }
+
+    // A quarter to 85 % full: each claim takes one to seven probes and the loop exit is a
+    // branch mispredicted about once per claim. Batches of kLanes consecutive backends
+    // search in lockstep without branching (a busy lane steps on, a free one stays put),
+    // so the exit is mispredicted once per batch. Each lane finds its backend's first
+    // slot free at the start of the batch; the claims are then made in turn, and a lane
+    // whose slot an earlier lane of the batch took walks on from there. That is exactly
+    // the slot the backend would have claimed one at a time: everything before it in its
+    // list was already taken.
+    const uint32_t lockstep_until = std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 85 / 100));
+    if (n >= kLanes && m >= kLockstepMinSize) {
+        while (filled + kLanes <= lockstep_until) {
+            uint32_t slot[kLanes], skip[kLanes], id[kLanes];
+            for (uint32_t k = 0; k < kLanes; ++k) {
+                id[k] = i + k >= n ? i + k - n : i + k;
+                slot[k] = ws[id[k]].next;
+                skip[k] = ws[id[k]].step[0];
+            }
+            for (;;) {
+                uint32_t busy = 0;
+                for (uint32_t k = 0; k < kLanes; ++k) {
+                    const uint32_t b = claimed[slot[k]];
+                    const uint32_t stepped = wrap(slot[k] + skip[k], m);
+                    busy |= b;
+                    slot[k] = b ? stepped : slot[k];
+                }
+                if (busy == 0) break;
+            }
+            for (uint32_t k = 0; k < kLanes; ++k) {
+                uint32_t s = slot[k];
+                while (claimed[s]) s = wrap(s + skip[k], m);
+                claimed[s] = 1;
+                out[s] = static_cast<uint16_t>(id[k]);
+                ws[id[k]].next = wrap(s + skip[k], m);
+            }
+            filled += kLanes;
+            i = i + kLanes >= n ? i + kLanes - n : i + kLanes;
+        }
+    }
+
+    // Then until about sqrt(M/5) slots are left: slot += skip, minus m when it wraps (no
+    // modulo per probe); four probes per step so the loop-carried chain is one add per
+    // four slots.
     while (filled < walk_until) {
-        Walker& w = walkers_[i];
+        Walker& w = ws[i];
         uint32_t slot = w.next;
         for (;;) {
             const uint32_t s1 = wrap(slot + w.step[0], m), s2 = wrap(slot + w.step[1], m),
@@ -129,7 +192,7 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
             }
             slot = wrap(slot + w.step[3], m);
         }
-        claimed_[slot] = 1;
+        claimed[slot] = 1;
         out[slot] = static_cast<uint16_t>(i);
         w.next = wrap(slot + w.step[0], m);
         ++filled;

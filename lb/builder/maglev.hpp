@@ -43,14 +43,24 @@ struct MaglevKey {
     uint16_t port = 0;
 };
 
+// A backend's preference list in a table of m entries: slot j is (offset + j · skip) mod m.
+struct MaglevPermutation {
+    uint32_t offset = 0;
+    uint32_t skip = 0;  // 1 ... m - 1 (0 when m == 1)
+};
+MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m);
+
 // Fills Maglev tables. Keeps its scratch arrays between calls, so building many tables
 // allocates only when a larger one comes along. Not thread-safe; one per builder.
 //
 // Cost: the plain fill probes about M·ln M slots, most of them in the last few free slots
-// (each backend walks past a nearly full table). So populate walks preference lists only
-// until about sqrt(M/5) slots are left, with four independent probes per step, then finds
-// each backend's next slot among the few free ones directly (its position in the backend's
-// permutation is (slot - next) · skip⁻¹ mod M). The result is the same table.
+// (each backend walks past a nearly full table), and its loop exit is a mispredicted
+// branch about once per claim. So populate walks one probe at a time up to a quarter
+// full, then searches for kLanes backends at once without branches up to 85 % (one
+// mispredict per batch), then walks with four independent probes per step until about
+// sqrt(M/5) slots are left, then finds each backend's next slot among the few free ones
+// directly (its position in the backend's permutation is (slot - next) · skip⁻¹ mod M).
+// Every phase claims what the textbook fill claims: the result is the same table.
 class MaglevBuilder {
 public:
     // Writes table[0..size) with indices into `backends`. Preconditions: 1 <= backends.size()
@@ -64,6 +74,8 @@ private:
         uint32_t inverse;  // skip⁻¹ mod M, computed when first needed in the tail (0: not yet)
         uint32_t target;   // tail: its next slot while still free (kNoSlot: look again)
     };
+    static constexpr uint32_t kLanes = 16;  // backends searched in lockstep (16 fit in registers)
+    static constexpr uint32_t kLockstepMinSize = 32768;  // smaller tables: claimed_ in L1, mispredicts cheap
     void fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table);
 
     std::vector<Walker> walkers_;

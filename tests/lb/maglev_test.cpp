@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <algorithm>
+#include <span>
+#include <vector>
 
 #include "tests/lb/fixtures.hpp"
 
@@ -125,6 +127,86 @@ TEST(Maglev, SingleBackendAndReuse) {
     EXPECT_TRUE(std::all_of(small.begin(), small.end(), [](uint16_t e) { return e == 0; }));
     b.populate(keys(300), small = std::vector<uint16_t>(16381));
     EXPECT_EQ(maglev_table(keys(300), 16381), small);  // scratch reuse gives the same table
+}
+
+// The textbook fill (Eisenbud et al., NSDI 2016, Pseudocode 1): each backend's preference
+// list computed with a modulo per entry, backends taking turns claiming their next free
+// preferred slot until the table is full.
+std::vector<uint16_t> reference_table(std::span<const MaglevKey> backends, uint32_t m) {
+    const auto n = static_cast<uint32_t>(backends.size());
+    std::vector<MaglevPermutation> perm;
+    for (const MaglevKey& b : backends) perm.push_back(maglev_permutation(b, m));
+    std::vector<uint64_t> next(n, 0);
+    std::vector<int32_t> entry(m, -1);
+    uint32_t filled = 0;
+    for (;;) {
+        for (uint32_t i = 0; i < n; ++i) {
+            uint32_t c = static_cast<uint32_t>((perm[i].offset + next[i] * perm[i].skip) % m);
+            while (entry[c] >= 0) {
+                ++next[i];
+                c = static_cast<uint32_t>((perm[i].offset + next[i] * perm[i].skip) % m);
+            }
+            entry[c] = static_cast<int32_t>(i);
+            ++next[i];
+            if (++filled == m) return std::vector<uint16_t>(entry.begin(), entry.end());
+        }
+    }
+}
+
+std::vector<MaglevKey> scattered_keys(uint32_t n, uint32_t seed) {
+    std::vector<MaglevKey> out;
+    uint32_t x = seed;
+    for (uint32_t i = 0; i < n; ++i) {
+        x = x * 1664525u + 1013904223u;
+        out.push_back(MaglevKey{htonl(0x0a000000u | (x >> 8)), be16(static_cast<uint16_t>(1 + (x & 0x3fff)))});
+    }
+    return out;
+}
+
+// populate's phases (plain walk, lockstep batches, four-probe walk, direct tail) claim
+// exactly what the textbook fill claims, for every size and backend count around the
+// phase thresholds (fewer backends than a lockstep batch too).
+TEST(Maglev, SameTableAsTheTextbookFill) {
+    struct {
+        uint32_t n, m;
+    } cases[] = {{1, 17}, {2, 211}, {3, 1021}, {10, 16381}, {15, 1601}, {16, 1601}, {17, 1709},
+                 {31, 3109}, {100, 16381}, {300, 65537}, {1000, 100003}, {2000, 200003}};
+    MaglevBuilder builder;  // scratch reused across sizes, as the table builder does
+    for (const auto& c : cases) {
+        for (uint32_t seed : {0u, 7u}) {
+            SCOPED_TRACE(testing::Message() << "n=" << c.n << " M=" << c.m << " seed=" << seed);
+            const auto k = seed == 0 ? keys(c.n) : scattered_keys(c.n, seed);
+            std::vector<uint16_t> table(c.m);
+            builder.populate(k, table);
+            ASSERT_EQ(table, reference_table(k, c.m));
+        }
+    }
+}
+
+// The permutation math itself (hashes of ip:port → offset, skip) is part of the contract:
+// a change would move flows on upgrade. FNV-1a of whole tables, as built before the fill
+// was reworked.
+TEST(Maglev, TablesArePinned) {
+    auto fnv = [](const std::vector<uint16_t>& t) {
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (uint16_t e : t) {
+            h = (h ^ (e & 0xff)) * 0x100000001b3ull;
+            h = (h ^ (e >> 8)) * 0x100000001b3ull;
+        }
+        return h;
+    };
+    struct {
+        uint32_t n, m;
+        uint64_t fnv;
+    } cases[] = {
+        {1, 17, 0xb52ea91c8e5ca66dull},      {3, 1021, 0x160b195d2c27b415ull},     {10, 16381, 0x892fd6f1b64c6db5ull},
+        {16, 1601, 0xecb9a93c47a3fbfdull},   {100, 16381, 0x55377c70c278c505ull},  {300, 65537, 0x28c169cf0dd1acd9ull},
+        {1000, 100003, 0x5966e76cb273c94aull},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(testing::Message() << "n=" << c.n << " M=" << c.m);
+        EXPECT_EQ(fnv(maglev_table(keys(c.n), c.m)), c.fnv);
+    }
 }
 
 }  // namespace
