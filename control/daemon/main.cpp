@@ -226,17 +226,17 @@ int run(int argc, char** argv) {
                                                                   cfg.lb.maglev_table_size);
         first_sync = services->sync();
         report_sync(first_sync);
-        if (auto s = dataplane->start_workers(); !s.ok) {
         // Before the workers start: the boot pods' policy is in force from their first packet.
         policies = std::make_unique<reconcile::PolicyReconciler>(store, *dataplane);
         report_policy_sync(policies->sync());
+        if (auto s = dataplane->start_workers(); !s.ok) {
             std::fprintf(stderr, "enidp: %s\n", s.message.c_str());
             rc = 1;
         }
     }
     if (rc != 0) {
-        services.reset();
         policies.reset();
+        services.reset();
         dataplane.reset();
         dp::eal_cleanup();
         return rc;
@@ -327,10 +327,10 @@ int run(int argc, char** argv) {
         }
         // Store changes first, so that a call queued after an apply sees it realized.
         after_sync(services->sync());
+        report_policy_sync(policies->sync());
         queue.run_pending();
         if (api::ControlQueue::Clock::now() < next_tick) continue;
         next_tick += std::chrono::milliseconds(100);
-        report_policy_sync(policies->sync());
         if (next_tick < api::ControlQueue::Clock::now())  // fell behind (a long reload): no burst of ticks
             next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
         ticks++;
@@ -340,10 +340,10 @@ int run(int argc, char** argv) {
         if (g_reload) {
             g_reload = 0;
             reload(*dataplane, cfg, running_pods, config_path);
+            report_policy_sync(policies->sync());  // pods added by the reload open once this is published
             auto next = config::load_file(config_path);
             if (auto* c = std::get_if<config::Config>(&next)) {
                 view.set_local_pods(local_pods(*c));
-            report_policy_sync(policies->sync());  // pods added by the reload open once this is published
                 auto objs = read_manifests(*c);
                 if (auto* err = std::get_if<std::string>(&objs))
                     std::fprintf(stderr, "enidp: reload: manifests rejected, Services unchanged: %s\n", err->c_str());
@@ -372,10 +372,10 @@ int run(int argc, char** argv) {
     const auto final_counters = dataplane->counters();
     std::printf("final counters:\n%s", report::to_text(final_counters).c_str());
     if (!cfg.stats_file.empty()) report::write_file_atomic(cfg.stats_file, report::to_json(final_counters).dump(2));
+    policies.reset();
     services.reset();
     dataplane.reset();
     dp::eal_cleanup();
-    policies.reset();
     return 0;
 }
 

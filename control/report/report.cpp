@@ -135,9 +135,6 @@ std::string to_text(const dp::DataplaneCounters& c) {
                       ct.insert_failed, ct.expired, ct.evicted, ct.purged);
         out += line;
     }
-    return out;
-}
-
     if (c.policy.active) {
         std::snprintf(line, sizeof line,
                       "  policy: snapshot %" PRIu64 ", %zu/%zu ingress/egress rules, %zu payload patterns\n",
@@ -149,6 +146,9 @@ std::string to_text(const dp::DataplaneCounters& c) {
             out += line;
         }
     }
+    return out;
+}
+
 std::string write_file_atomic(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     {

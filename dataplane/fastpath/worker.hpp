@@ -124,6 +124,8 @@ public:
     uint16_t id() const { return id_; }
     const WorkerStats& stats() const { return stats_; }
     WorkerStats& stats() { return stats_; }
+    // The control thread drains the verdict log (single consumer) and sets sampling.
+    PolicyWorker& policy_worker() { return sink_.policy_worker(); }
 
 private:
     uint16_t poll_once(const Snapshot& snap);
@@ -134,8 +136,6 @@ private:
     IdlePolicy idle_;
     uint16_t burst_;
     std::atomic<bool> stop_{false};
-    // The control thread drains the verdict log (single consumer) and sets sampling.
-    PolicyWorker& policy_worker() { return sink_.policy_worker(); }
     std::atomic<bool> running_{false};
     TxSink sink_;
     uint64_t tsc_per_ms_ = 1;

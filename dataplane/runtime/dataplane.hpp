@@ -73,10 +73,10 @@ struct DataplaneCounters {
         lb::CtCounters conntrack;
         uint32_t affinity_entries = 0;
     } lb;
+    PolicyStatus policy;
     uint64_t drops_total() const;
 };
 
-    PolicyStatus policy;
 // The control thread's RCU reader id (workers use 0..kMaxWorkers-1).
 inline constexpr uint32_t kControlRcuId = kMaxWorkers;
 
@@ -118,9 +118,6 @@ public:
     lb::LbState& lb_state() { return *lb_state_; }
     lb::Affinity& affinity() { return *affinity_; }
 
-    DataplaneCounters counters() const;
-    void reset_counters();  // workers must be stopped
-    rte_mempool* mempool() const { return pool_; }
     // Publishes a NetworkPolicy snapshot (acl SnapshotBuilder) compiled for policy_pods(),
     // or none (null: no NetworkPolicy / PayloadPolicy exists; nothing is enforced). Pods
     // added while a snapshot is published are closed until a snapshot knowing them is.
@@ -133,6 +130,9 @@ public:
     std::vector<VerdictLogEntry> verdicts_since(uint64_t seq, size_t max) const { return policy_rt_.log_since(seq, max); }
     void set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second);
 
+    DataplaneCounters counters() const;
+    void reset_counters();  // workers must be stopped
+    rte_mempool* mempool() const { return pool_; }
     const Snapshot* snapshot() const { return slot_.current.load(std::memory_order_acquire); }
     uint16_t workers() const { return spec_.workers; }
 
@@ -153,10 +153,10 @@ private:
         uint16_t owner = 0;        // worker polling it and owning its TX queue 0
         std::string tap;           // kernel interface of a tap pod port
         bool link_up = false;
+        uint32_t policy_id = 0;    // stable id for the NetworkPolicy compiler
     };
     struct PortRings {
         rte_ring* handoff = nullptr;
-        uint32_t policy_id = 0;    // stable id for the NetworkPolicy compiler
         uint16_t owner = 0;
         uint16_t tx_queues = 1;
     };
@@ -187,8 +187,8 @@ private:
     std::shared_ptr<const lb::ServiceTable> services_;
     std::vector<uint32_t> affinity_timeouts_;  // by service-port id
     uint64_t last_affinity_gc_ms_ = 0;
+    PolicyRuntime policy_rt_;
+    std::shared_ptr<PolicyPublication> policy_pub_;
 };
 
 }  // namespace enidp::dp
-    PolicyRuntime policy_rt_;
-    std::shared_ptr<PolicyPublication> policy_pub_;
