@@ -95,6 +95,7 @@ struct LbSettings {
     uint32_t ct_tcp_established_s = 86400;
     uint32_t ct_udp_s = 30;               // unreplied
     uint32_t ct_udp_stream_s = 120;       // replied
+    uint32_t min_sync_period_ms = 5;      // Service table publications at most this often (control/reconcile)
 };
 
 // Watching the Kubernetes API server (control/k8s). Off unless `kubernetes:` is present.

@@ -223,7 +223,8 @@ int run(int argc, char** argv) {
     reconcile::SyncReport first_sync;
     if (rc == 0) {
         services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, daemon::node_info(cfg),
-                                                                  cfg.lb.maglev_table_size);
+                                                                  cfg.lb.maglev_table_size,
+                                                                  std::chrono::milliseconds(cfg.lb.min_sync_period_ms));
         first_sync = services->sync();
         report_sync(first_sync);
         // Before the workers start: the boot pods' policy is in force from their first packet.
@@ -319,8 +320,10 @@ int run(int argc, char** argv) {
     uint64_t ticks = 0;
     auto next_tick = api::ControlQueue::Clock::now() + std::chrono::milliseconds(100);
     while (!g_stop) {
-        // Sleeps until the next tick, an API call or a store change, whichever comes first.
-        queue.wait_until(next_tick);
+        // Sleeps until the next tick, an API call, a store change or a sync held back by the
+        // minimum sync period (lb.min_sync_period_ms), whichever comes first.
+        const auto due = services->due();
+        queue.wait_until(due && *due < next_tick ? *due : next_tick);
         if (watchers) {
             const auto rep = daemon::apply_watch_events(store, kube_events.drain());
             for (const auto& e : rep.errors) std::fprintf(stderr, "enidp: kubernetes: %s\n", e.c_str());

@@ -130,13 +130,19 @@ const std::array<Field<PortCounters>, 9> kPortFields = {{
      [](const PortCounters& p) { return static_cast<uint64_t>(p.link_up ? 1 : 0); }, false},
 }};
 
-const std::array<Field<WorkerCounters>, 3> kWorkerFields = {{
+const std::array<Field<WorkerCounters>, 6> kWorkerFields = {{
     {"enidp_worker_loops_total", "Poll-loop iterations of the worker.", [](const WorkerCounters& w) { return w.loops; },
      true},
     {"enidp_worker_busy_loops_total", "Poll-loop iterations that received packets.",
      [](const WorkerCounters& w) { return w.busy_loops; }, true},
     {"enidp_worker_busy_cycles_total", "TSC cycles spent in iterations that received packets.",
      [](const WorkerCounters& w) { return w.busy_cycles; }, true},
+    {"enidp_worker_max_loop_gap_nanoseconds", "Longest poll-loop iteration (between two quiescent reports) since start.",
+     [](const WorkerCounters& w) { return w.max_loop_gap_ns; }, false},
+    {"enidp_worker_loop_gaps_over_100us_total", "Poll-loop iterations that took longer than 100 microseconds (stalls).",
+     [](const WorkerCounters& w) { return w.loop_gaps_over_100us; }, true},
+    {"enidp_worker_loop_gaps_over_1ms_total", "Poll-loop iterations that took longer than 1 millisecond.",
+     [](const WorkerCounters& w) { return w.loop_gaps_over_1ms; }, true},
 }};
 
 // Conntrack counters exposed as enidp_conntrack_operations_total{op}.

@@ -11,29 +11,54 @@ using nlohmann::json;
 
 // The object without what the API server changes on every write and no builder reads, so that
 // the same object sent again (or re-listed by the watcher) is recognised as unchanged.
-json comparable_body(const json& body) {
-    json out = body;
-    if (auto meta = out.find("metadata"); meta != out.end() && meta->is_object()) {
-        for (const char* key :
-             {"resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink"}) {
-            meta->erase(key);
-        }
+// Whether two objects are the same but for what the API server changes on every write and no
+// builder reads, so that the same object sent again (or re-listed by the watcher) is recognised
+// as unchanged. Compares in place: no copy of either body.
+bool same_member(const json& a, const json& b, const char* const* ignored, size_t n_ignored, bool keep_listed) {
+    if (!a.is_object() || !b.is_object()) return a == b;
+    auto listed = [&](const std::string& key) {
+        for (size_t i = 0; i < n_ignored; ++i)
+            if (key == ignored[i]) return true;
+        return false;
+    };
+    // keep_listed: only the listed keys count; otherwise every key but the listed ones.
+    auto counts = [&](const std::string& key) { return listed(key) == keep_listed; };
+    size_t na = 0, nb = 0;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+        if (!counts(it.key())) continue;
+        ++na;
+        auto other = b.find(it.key());
+        if (other == b.end() || *other != it.value()) return false;
     }
-    // A Pod's status changes all the time (conditions, container states); only its IPs and
-    // phase (a finished Pod is dropped, see ignore_reason) are read.
-    if (auto status = out.find("status");
-        status != out.end() && status->is_object() && out.value("kind", "") == "Pod") {
-        json kept = json::object();
-        for (const char* key : {"podIP", "podIPs", "phase"}) {
-            if (status->contains(key)) kept[key] = (*status)[key];
-        }
-        *status = std::move(kept);
-    }
-    return out;
+    for (auto it = b.begin(); it != b.end(); ++it) nb += counts(it.key());
+    return na == nb;
 }
 
 bool same_object(const Object& a, const Object& b) {
-    return a.api_version == b.api_version && comparable_body(a.body) == comparable_body(b.body);
+    if (a.api_version != b.api_version) return false;
+    static constexpr const char* kVolatileMeta[] = {"resourceVersion", "managedFields", "generation",
+                                                    "creationTimestamp", "uid", "selfLink"};
+    // A Pod's status changes all the time (conditions, container states); only its IPs and
+    // phase (a finished Pod is dropped, see ignore_reason) are read.
+    static constexpr const char* kPodStatus[] = {"podIP", "podIPs", "phase"};
+    const json &x = a.body, &y = b.body;
+    if (!x.is_object() || !y.is_object()) return x == y;
+    const bool pod = x.value("kind", "") == "Pod";
+    size_t nx = 0, ny = 0;
+    for (auto it = x.begin(); it != x.end(); ++it) {
+        ++nx;
+        auto other = y.find(it.key());
+        if (other == y.end()) return false;
+        if (it.key() == "metadata") {
+            if (!same_member(it.value(), *other, kVolatileMeta, std::size(kVolatileMeta), false)) return false;
+        } else if (pod && it.key() == "status") {
+            if (!same_member(it.value(), *other, kPodStatus, std::size(kPodStatus), true)) return false;
+        } else if (it.value() != *other) {
+            return false;
+        }
+    }
+    for (auto it = y.begin(); it != y.end(); ++it) ++ny;
+    return nx == ny;
 }
 
 }  // namespace
@@ -50,7 +75,10 @@ const char* to_string(Source s) {
 std::string Key::to_string() const { return ns.empty() ? kind + " " + name : kind + " " + ns + "/" + name; }
 
 void Store::erase_locked(const Key& key, std::vector<Change>& changes) {
-    if (entries_.erase(key) == 0) return;
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    live_.erase(it->second.generation);
+    entries_.erase(it);
     const uint64_t gen = ++generation_;
     tombstones_.emplace(gen, key);
     while (tombstones_.size() > kMaxTombstones) {
@@ -73,9 +101,11 @@ void Store::commit_locked(Pending& p, Source source, std::vector<Change>& change
     const uint64_t gen = ++generation_;
     Entry entry{*p.object, std::move(*p.model), source, gen};
     if (it != entries_.end()) {
+        live_.erase(it->second.generation);
         it->second = std::move(entry);
+        live_.emplace(gen, it);
     } else {
-        entries_.emplace(p.key, std::move(entry));
+        live_.emplace(gen, entries_.emplace(p.key, std::move(entry)).first);
     }
     changes.push_back(Change{p.key, gen, false});
 }
@@ -200,14 +230,28 @@ ChangesSince Store::changes_since(uint64_t generation) const {
     ChangesSince out;
     out.generation = generation_;
     out.complete = generation >= forgotten_;
-    for (const auto& [key, entry] : entries_) {
-        if (entry.generation > generation) out.changes.push_back(Change{key, entry.generation, false});
-    }
+    for (auto it = live_.upper_bound(generation); it != live_.end(); ++it)
+        out.changes.push_back(Change{it->second->first, it->first, false});
     for (auto it = tombstones_.upper_bound(generation); it != tombstones_.end(); ++it) {
         out.changes.push_back(Change{it->second, it->first, true});
     }
     std::sort(out.changes.begin(), out.changes.end(),
               [](const Change& a, const Change& b) { return a.generation < b.generation; });
+    return out;
+}
+
+ModelsSince Store::models_since(uint64_t generation, const std::vector<std::string>& kinds) const {
+    auto wanted = [&kinds](const Key& key) { return std::find(kinds.begin(), kinds.end(), key.kind) != kinds.end(); };
+    const std::lock_guard lock(mu_);
+    ModelsSince out;
+    out.generation = generation_;
+    out.complete = generation >= forgotten_;
+    for (auto it = live_.upper_bound(generation); it != live_.end(); ++it)
+        if (wanted(it->second->first)) out.changes.push_back(ModelChange{it->second->first, it->first, it->second->second.model});
+    for (auto it = tombstones_.upper_bound(generation); it != tombstones_.end(); ++it)
+        if (wanted(it->second)) out.changes.push_back(ModelChange{it->second, it->first, std::nullopt});
+    std::sort(out.changes.begin(), out.changes.end(),
+              [](const ModelChange& a, const ModelChange& b) { return a.generation < b.generation; });
     return out;
 }
 

@@ -72,6 +72,18 @@ struct ChangesSince {
     std::vector<Change> changes;  // live objects changed and objects deleted after G, by generation
 };
 
+// changes_since with the converted form of each live object (what a reconciler applies).
+struct ModelChange {
+    Key key;
+    uint64_t generation = 0;
+    std::optional<Model> model;  // nullopt: deleted
+};
+struct ModelsSince {
+    uint64_t generation = 0;  // the store generation now: pass it next time
+    bool complete = true;     // as ChangesSince::complete
+    std::vector<ModelChange> changes;  // by generation
+};
+
 class Store {
 public:
     // Validates and stores (or replaces) one object.
@@ -89,6 +101,9 @@ public:
     uint64_t generation() const;
     Snapshot snapshot() const;
     ChangesSince changes_since(uint64_t generation) const;
+    // The objects of `kinds` changed or deleted after `generation`, with their models. Costs
+    // O(changes), not O(objects): a reconciler follows the store with it instead of snapshot().
+    ModelsSince models_since(uint64_t generation, const std::vector<std::string>& kinds) const;
 
     // `listener` gets the changes of each accepted apply/remove, after the store's lock is
     // released, on the thread that made them. Listeners may call the store. Two threads
@@ -112,8 +127,10 @@ private:
     void notify(const std::vector<Change>& changes);
     Result<ApplyOutcome> apply_batch(const std::vector<Object>& objects, Source source, bool replace);
 
+    using Entries = std::map<Key, Entry>;
     mutable std::mutex mu_;
-    std::map<Key, Entry> entries_;
+    Entries entries_;
+    std::map<uint64_t, Entries::iterator> live_;  // Entry::generation → the entry (changes since G)
     std::map<uint64_t, Key> tombstones_;  // generation of the deletion → key
     uint64_t generation_ = 0;
     uint64_t forgotten_ = 0;  // highest generation of a dropped tombstone

@@ -1,37 +1,88 @@
 #include "control/reconcile/services.hpp"
 
-#include <chrono>
-
 namespace enidp::reconcile {
 
+namespace {
+
+lb::BuildOptions options_for(uint32_t maglev_default_size) {
+    lb::BuildOptions o;
+    o.maglev_default_size = maglev_default_size;
+    return o;
+}
+
+double ms_between(ServiceReconciler::Clock::time_point a, ServiceReconciler::Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
 ServiceReconciler::ServiceReconciler(const objects::Store& store, dp::Dataplane& dataplane, lb::NodeInfo node,
-                                     uint32_t maglev_default_size)
+                                     uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period)
     : store_(store),
       dp_(dataplane),
-      node_(std::move(node)),
       ids_(dataplane.lb_state().port_capacity, dataplane.lb_state().backend_capacity),
-      maglev_default_size_(maglev_default_size) {}
+      builder_(std::move(node), options_for(maglev_default_size), ids_),
+      min_sync_period_(min_sync_period) {}
+
+std::optional<ServiceReconciler::Clock::time_point> ServiceReconciler::due() const {
+    if (!waiting_) return std::nullopt;
+    return last_publish_ + min_sync_period_;
+}
 
 SyncReport ServiceReconciler::sync(bool force) {
     SyncReport r;
     r.store_generation = store_.generation();
-    if (!force && !first_ && r.store_generation == realized_) return r;
+    if (!force && !first_ && r.store_generation == seen_) return r;
+    const auto t0 = Clock::now();
+    if (!force && !first_ && t0 < last_publish_ + min_sync_period_) {
+        waiting_ = true;
+        r.deferred = true;
+        return r;
+    }
+    waiting_ = false;
+
+    // What changed since the last sync; everything when the store forgot deletions we missed.
+    static const std::vector<std::string> kKinds = {"Service", "EndpointSlice"};
+    objects::ModelsSince changes = store_.models_since(seen_, kKinds);
+    if (first_ || !changes.complete) {
+        builder_.clear();
+        health_check_ports_.clear();
+        changes = store_.models_since(0, kKinds);
+    }
     first_ = false;
-    using clock = std::chrono::steady_clock;
-    const auto t0 = clock::now();
-    const objects::Snapshot snap = store_.snapshot();
-    lb::BuildOptions opt;
-    opt.maglev_default_size = maglev_default_size_;
-    opt.generation = ++table_generation_;
-    // The published table stays alive on this (the only publishing) thread while we build:
-    // its unchanged Maglev tables and wheels are shared, not rebuilt.
-    lb::BuildResult b = lb::build_table(snap.services, snap.slices, node_, opt, ids_, &dp_.services());
-    const auto t1 = clock::now();
+    r.store_generation = changes.generation;
+    r.changes = changes.changes.size();
+    for (objects::ModelChange& c : changes.changes) {
+        const auto key = std::make_pair(c.key.ns, c.key.name);
+        if (c.key.kind == "Service") {
+            health_check_ports_.erase(key);
+            if (!c.model) {
+                builder_.remove_service(c.key.ns, c.key.name);
+                continue;
+            }
+            auto& svc = std::get<lb::Service>(*c.model);
+            if (svc.health_check_node_port != 0) health_check_ports_[key] = svc.health_check_node_port;
+            builder_.set_service(std::move(svc));
+        } else if (!c.model) {
+            builder_.remove_slice(c.key.ns, c.key.name);
+        } else {
+            builder_.set_slice(std::move(std::get<lb::EndpointSlice>(*c.model)));
+        }
+    }
+    seen_ = changes.generation;
+    if (!force && !builder_.pending()) {
+        realized_ = seen_;  // other kinds only: nothing for the Service table
+        return r;
+    }
+
+    lb::BuildResult b = builder_.build(++table_generation_);
+    const auto t1 = Clock::now();
     r.errors = std::move(b.errors);
     for (const auto& [port, n] : b.health_check_local_endpoints)
-        for (const lb::Service& svc : snap.services)
-            if (svc.health_check_node_port == port) r.health_checks[port] = HealthCheck{svc.ns, svc.name, n};
-    r.services = snap.services.size();
+        for (const auto& [svc, hc_port] : health_check_ports_)
+            if (hc_port == port) r.health_checks.try_emplace(port, HealthCheck{svc.first, svc.second, n});
+    r.services = builder_.stats().services;
+    r.replanned = builder_.stats().replanned;
     r.frontends = b.table->frontends.size();
     r.backends = b.table->backends.size();
     r.retired_backends = b.retired_backends.size();
@@ -39,12 +90,13 @@ SyncReport ServiceReconciler::sync(bool force) {
     dp_.set_services(std::shared_ptr<const lb::ServiceTable>(std::move(b.table)), b.backend_status, b.retired_backends);
     ids_.release_retired();  // set_services purged the retired backends' flows
     r.purged_flows = dp_.conntrack().counters().purged - purged_before;
-    const auto t2 = clock::now();
-    r.build_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    r.publish_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    const auto t2 = Clock::now();
+    r.build_ms = ms_between(t0, t1);
+    r.publish_ms = ms_between(t1, t2);
     r.rebuilt = true;
-    r.table_generation = opt.generation;
-    realized_ = snap.generation;
+    r.table_generation = table_generation_;
+    realized_ = seen_;
+    last_publish_ = t2;
     return r;
 }
 

@@ -1,14 +1,24 @@
 // The Service half of the reconciler: desired state (objects::Store) → lb/builder →
 // Dataplane::set_services.
 //
-// Control thread only. sync() rebuilds the Service table when the store's generation has
-// moved since the last build and publishes it hitlessly (pointer swap, RCU-deferred free,
-// conntrack purge of deleted endpoints, then the retired ids are released). Objects the
-// builder rejects are reported and left out; the rest of the table is still published.
+// Control thread only. sync() follows the store by generation (Store::models_since: only the
+// Services and EndpointSlices changed since the last sync are read) and hands them to an
+// lb::IncrementalBuilder, which re-plans only the Services they touch and copies the rest of
+// the table; the result is published hitlessly (pointer swap, RCU-deferred free, conntrack
+// purge of deleted endpoints, then the retired ids are released). Objects the builder rejects
+// are reported and left out; the rest of the table is still published.
+//
+// Minimum sync period (kube-proxy's minSyncPeriod): a change that arrives less than
+// `min_sync_period` after the last publication waits until that much time has passed, and
+// every change that arrives meanwhile goes into the same publication. A change after a quiet
+// spell is published at once. 0 = publish as soon as the previous publication is done (changes
+// that arrive during a build still go into one publication together).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +36,12 @@ struct HealthCheck {
 
 struct SyncReport {
     bool rebuilt = false;
+    bool deferred = false;  // the store moved but the minimum sync period holds the build back
     uint64_t store_generation = 0;
     uint64_t table_generation = 0;
     size_t services = 0, frontends = 0, backends = 0;
+    size_t changes = 0;    // Service / EndpointSlice changes read from the store
+    size_t replanned = 0;  // Services re-planned (the rest were copied)
     size_t retired_backends = 0;
     uint64_t purged_flows = 0;
     double build_ms = 0, publish_ms = 0;
@@ -38,23 +51,34 @@ struct SyncReport {
 
 class ServiceReconciler {
 public:
-    ServiceReconciler(const objects::Store& store, dp::Dataplane& dataplane, lb::NodeInfo node,
-                      uint32_t maglev_default_size);
+    using Clock = std::chrono::steady_clock;
 
-    // Rebuilds and publishes if the store changed (or `force`). Never throws.
+    ServiceReconciler(const objects::Store& store, dp::Dataplane& dataplane, lb::NodeInfo node,
+                      uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period = {});
+
+    // Rebuilds and publishes if the store's Services or EndpointSlices changed (or `force`,
+    // which also skips the minimum sync period). Never throws.
     SyncReport sync(bool force = false);
+    // The store generation the data path reflects: the published table was built from it (other
+    // kinds' changes do not need a publication and are realized at once).
     uint64_t realized_generation() const { return realized_; }
+    // When a sync held back by the minimum sync period is due (nullopt: none is waiting).
+    std::optional<Clock::time_point> due() const;
     const lb::StableIds& ids() const { return ids_; }
 
 private:
     const objects::Store& store_;
     dp::Dataplane& dp_;
-    lb::NodeInfo node_;
     lb::StableIds ids_;
-    uint32_t maglev_default_size_;
+    lb::IncrementalBuilder builder_;
+    std::chrono::milliseconds min_sync_period_;
+    std::map<std::pair<std::string, std::string>, uint16_t> health_check_ports_;  // Services with one
+    uint64_t seen_ = 0;      // store generation read into builder_
     uint64_t realized_ = 0;  // store generation the published table was built from
     uint64_t table_generation_ = 0;
     bool first_ = true;
+    bool waiting_ = false;   // a deferred sync is pending
+    Clock::time_point last_publish_{};
 };
 
 }  // namespace enidp::reconcile

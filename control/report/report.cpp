@@ -84,7 +84,10 @@ json to_json(const dp::DataplaneCounters& c) {
                                 {"lcore", w.lcore},
                                 {"loops", w.loops},
                                 {"busy_loops", w.busy_loops},
-                                {"busy_cycles", w.busy_cycles}});
+                                {"busy_cycles", w.busy_cycles},
+                                {"max_loop_gap_us", static_cast<double>(w.max_loop_gap_ns) / 1e3},
+                                {"loop_gaps_over_100us", w.loop_gaps_over_100us},
+                                {"loop_gaps_over_1ms", w.loop_gaps_over_1ms}});
     j["enis"] = json::array();
     for (const auto& e : c.enis)
         j["enis"].push_back({{"name", e.name},

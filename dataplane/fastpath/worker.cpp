@@ -3,6 +3,8 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 
+#include <algorithm>
+
 namespace enidp::dp {
 
 uint16_t Worker::poll_once(const Snapshot& snap) {
@@ -26,17 +28,33 @@ uint16_t Worker::poll_once(const Snapshot& snap) {
     return total;
 }
 
+// A gap above the record or above 100 µs (the loop's check, gap_watch_, is the lower of the two).
+void Worker::note_gap(uint64_t cycles) {
+    if (cycles > gap_max_) gaps_.max_cycles.store(gap_max_ = cycles, std::memory_order_relaxed);
+    if (cycles > gap_100us_)
+        gaps_.over_100us.store(gaps_.over_100us.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (cycles > gap_1ms_)
+        gaps_.over_1ms.store(gaps_.over_1ms.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    gap_watch_ = std::min(gap_max_, gap_100us_);
+}
+
 void Worker::run() {
     rte_rcu_qsbr_thread_register(slot_.qsbr, id_);
     rte_rcu_qsbr_thread_online(slot_.qsbr, id_);
     tsc_per_ms_ = rte_get_tsc_hz() / 1000;
     if (tsc_per_ms_ == 0) tsc_per_ms_ = 1;
     sink_.lb_worker().rng ^= (uint64_t{id_} + 1) * 0x9E3779B97F4A7C15ull;
+    gap_100us_ = rte_get_tsc_hz() / 10000;
+    gap_1ms_ = rte_get_tsc_hz() / 1000;
     running_.store(true, std::memory_order_release);
     uint64_t last_busy = rte_rdtsc();
+    uint64_t prev = last_busy;  // the previous iteration's start
     while (!stop_.load(std::memory_order_relaxed)) {
         const Snapshot* snap = slot_.current.load(std::memory_order_acquire);
         const uint64_t t0 = rte_rdtsc();
+        if (t0 - prev > gap_watch_) [[unlikely]]
+            note_gap(t0 - prev);
+        prev = t0;
         sink_.lb_worker().now_ms = t0 / tsc_per_ms_;
         const uint16_t n = snap != nullptr ? poll_once(*snap) : 0;
         rte_rcu_qsbr_quiescent(slot_.qsbr, id_);
@@ -51,6 +69,7 @@ void Worker::run() {
             rte_rcu_qsbr_thread_offline(slot_.qsbr, id_);
             rte_delay_us_sleep(idle_.sleep_us);
             rte_rcu_qsbr_thread_online(slot_.qsbr, id_);
+            prev = rte_rdtsc();  // asleep is not stalled
             stats_.event(Event::kIdleSleeps);
         }
     }

@@ -99,6 +99,16 @@ private:
     Buf bufs_[kMaxPorts];
 };
 
+// How long the poll loop went without reporting quiescence: the time from one iteration's start
+// to the next one's (RX, pipeline, TX, quiescent report, and whatever preempted the worker),
+// not counting idle sleeps. Written by the worker only (plain stores, and only when a gap sets a
+// record or crosses a threshold); read by the control thread at any time.
+struct LoopGaps {
+    std::atomic<uint64_t> max_cycles{0};     // the longest since start (TSC cycles)
+    std::atomic<uint64_t> over_100us{0};     // iterations longer than 100 µs
+    std::atomic<uint64_t> over_1ms{0};       // iterations longer than 1 ms
+};
+
 struct IdlePolicy {
     bool enabled = false;
     uint64_t after_cycles = 0;  // TSC cycles without a packet before sleeping
@@ -124,11 +134,13 @@ public:
     uint16_t id() const { return id_; }
     const WorkerStats& stats() const { return stats_; }
     WorkerStats& stats() { return stats_; }
+    const LoopGaps& loop_gaps() const { return gaps_; }
     // The control thread drains the verdict log (single consumer) and sets sampling.
     PolicyWorker& policy_worker() { return sink_.policy_worker(); }
 
 private:
     uint16_t poll_once(const Snapshot& snap);
+    void note_gap(uint64_t cycles);
 
     WorkerStats stats_;
     uint16_t id_;
@@ -139,6 +151,10 @@ private:
     std::atomic<bool> running_{false};
     TxSink sink_;
     uint64_t tsc_per_ms_ = 1;
+    LoopGaps gaps_;
+    uint64_t gap_max_ = 0;    // the worker's copy of gaps_.max_cycles
+    uint64_t gap_watch_ = 0;  // min(gap_max_, gap_100us_): a longer gap is noted
+    uint64_t gap_100us_ = UINT64_MAX, gap_1ms_ = UINT64_MAX;  // thresholds in cycles
 };
 
 }  // namespace enidp::dp

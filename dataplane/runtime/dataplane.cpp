@@ -563,6 +563,11 @@ DataplaneCounters Dataplane::counters() const {
         for (size_t i = 0; i < kEventCount; i++) c.events[i] += st.events[i].get();
         c.workers.push_back(WorkerCounters{w->id(), worker_lcores_[w->id()], st.loops.get(), st.busy_loops.get(),
                                            st.busy_cycles.get()});
+        const LoopGaps& gaps = w->loop_gaps();
+        c.workers.back().max_loop_gap_ns = static_cast<uint64_t>(
+            static_cast<double>(gaps.max_cycles.load(std::memory_order_relaxed)) * 1e9 / static_cast<double>(rte_get_tsc_hz()));
+        c.workers.back().loop_gaps_over_100us = gaps.over_100us.load(std::memory_order_relaxed);
+        c.workers.back().loop_gaps_over_1ms = gaps.over_1ms.load(std::memory_order_relaxed);
     }
     auto port_counters = [&](uint16_t port, const char* role, const std::string& owner, uint16_t queues, bool up) {
         PortCounters pc;

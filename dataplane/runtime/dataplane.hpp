@@ -42,6 +42,9 @@ struct WorkerCounters {
     uint16_t id = 0;
     unsigned lcore = 0;
     uint64_t loops = 0, busy_loops = 0, busy_cycles = 0;
+    // Worker stalls (fastpath/worker.hpp LoopGaps): the longest poll iteration since start, and
+    // how many took longer than 100 µs / 1 ms.
+    uint64_t max_loop_gap_ns = 0, loop_gaps_over_100us = 0, loop_gaps_over_1ms = 0;
 };
 
 struct DataplaneCounters {

@@ -48,7 +48,33 @@ uint32_t StableIds::use(Map& map, Pool& pool, const Key& key) {
     return id;
 }
 
-uint32_t StableIds::port_id(const std::string& key) { return use(ports_, port_ids_, key); }
+uint32_t StableIds::port_id(const std::string& key) {
+    const uint32_t id = use(ports_, port_ids_, key);
+    if (id != kNone) {
+        if (id >= port_key_.size()) port_key_.resize(id + 1);
+        if (port_key_[id] != key) port_key_[id] = key;
+    }
+    return id;
+}
+
+bool StableIds::retire_port(uint32_t id) {
+    if (id >= port_key_.size()) return false;
+    auto it = ports_.find(port_key_[id]);
+    if (it == ports_.end() || it->second != id) return false;
+    ports_.erase(it);
+    port_key_[id].clear();
+    port_ids_.retired.push_back(id);
+    return true;
+}
+
+bool StableIds::retire_backend(uint32_t id) {
+    Pool& pool = backend_ids_;
+    if (id >= pool.fresh || !pool.live[id]) return false;
+    pool.live[id] = 0;
+    backends_.erase(backend_key_[id]);
+    pool.retired.push_back(id);
+    return true;
+}
 
 uint32_t StableIds::backend_id(uint32_t port_id, uint32_t ip, uint16_t port) {
     const BackendKey key{port_id, ip, port};

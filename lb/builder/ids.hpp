@@ -50,6 +50,11 @@ public:
     // Ends a build: unmarked ids leave their keys and become retired.
     RetiredIds end_build();
 
+    // Incremental builds (IncrementalBuilder) retire ids one by one instead of by marking: the
+    // id leaves its key and is quarantined until release_retired(). False when it was not live.
+    bool retire_port(uint32_t id);
+    bool retire_backend(uint32_t id);
+
     // Look-ups that assign nothing (kNone when unknown); the build checks capacity with them
     // before it commits a Service.
     uint32_t find_port(const std::string& key) const;
@@ -104,6 +109,7 @@ private:
     std::unordered_map<std::string, uint32_t> ports_;
     std::unordered_map<BackendKey, uint32_t, BackendKeyHash> backends_;
     std::vector<BackendKey> backend_key_;  // per live backend id: its key (retiring walks ids, not the map)
+    std::vector<std::string> port_key_;    // per live port id: its key (retire_port)
 };
 
 }  // namespace enidp::lb

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -189,14 +190,23 @@ uint32_t gcd_of(std::span<const uint32_t> v) {
 class PortEmitter {
 public:
     PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options, const ServiceTable* previous)
-        : table_(table), maglev_(maglev), options_(options), previous_(previous) {
-        if (previous_ == nullptr) return;
+        : table_(&table), maglev_(maglev), options_(options), previous_(previous) {
+        // A small previous table (one Service's, IncrementalBuilder) is searched, not indexed:
+        // the index would be as large as the highest id.
+        if (previous_ == nullptr || previous_->ports.size() <= kSearchedPorts) return;
         uint32_t top = 0;
         for (const ServicePort& sp : previous_->ports)
             if (sp.id != kNone) top = std::max(top, sp.id + 1);
         previous_port_.assign(top, kNone);
         for (uint32_t i = 0; i < previous_->ports.size(); ++i)
             if (previous_->ports[i].id != kNone) previous_port_[previous_->ports[i].id] = i;
+    }
+
+    // Emits into another table with another previous (IncrementalBuilder: one Service at a time).
+    void retarget(ServiceTable& table, const ServiceTable* previous) {
+        table_ = &table;
+        previous_ = previous;
+        previous_port_.clear();
     }
 
     uint32_t reused_chunks() const { return reused_; }
@@ -213,10 +223,13 @@ public:
             status.emplace_back(ep_ids_[e], c.ready ? BackendStatus::kReady : BackendStatus::kServingTerminating);
         }
         prev_ = nullptr;
-        if (sp.id < previous_port_.size() && previous_port_[sp.id] != kNone) {
+        if (previous_ != nullptr && previous_->ports.size() <= kSearchedPorts) {
+            for (const ServicePort& old : previous_->ports)
+                if (old.id == sp.id) prev_ = &old;
+        } else if (sp.id < previous_port_.size() && previous_port_[sp.id] != kNone) {
             prev_ = &previous_->ports[previous_port_[sp.id]];
-            if (prev_->algorithm != static_cast<uint8_t>(svc.algorithm)) prev_ = nullptr;
         }
+        if (prev_ != nullptr && prev_->algorithm != static_cast<uint8_t>(svc.algorithm)) prev_ = nullptr;
         BackendSet* out[3] = {&sp.internal, &sp.external, &sp.cluster};
         for (int s = 0; s < 3; ++s) {
             const std::vector<uint32_t>& members = plan.sets[s];
@@ -228,9 +241,11 @@ public:
     }
 
 private:
+    static constexpr size_t kSearchedPorts = 8;
+
     BackendSet emit_set(const Service& svc, const PortPlan& plan, const std::vector<uint32_t>& members) {
         BackendSet set;
-        set.first = static_cast<uint32_t>(table_.backends.size());
+        set.first = static_cast<uint32_t>(table_->backends.size());
         set.count = static_cast<uint32_t>(members.size());
         keys_.clear();
         weights_.clear();
@@ -243,7 +258,7 @@ private:
             b.id = ep_ids_[m];
             b.local = c.local;
             b.serving_terminating = !c.ready;
-            table_.backends.push_back(b);
+            table_->backends.push_back(b);
             keys_.push_back(MaglevKey{b.ip, b.port});
             weights_.push_back(b.weight);
         }
@@ -254,8 +269,8 @@ private:
             set.maglev = old->maglev;
             set.wheel = old->wheel;
             set.wheel_size = old->wheel_size;
-            set.chunk = static_cast<uint32_t>(table_.chunks.size());
-            table_.chunks.push_back(previous_->chunks[old->chunk]);
+            set.chunk = static_cast<uint32_t>(table_->chunks.size());
+            table_->chunks.push_back(previous_->chunks[old->chunk]);
             ++reused_;
             return set;
         }
@@ -270,8 +285,8 @@ private:
             set.wheel_size = static_cast<uint32_t>(chunk->size());
             set.wheel = chunk->data();
         }
-        set.chunk = static_cast<uint32_t>(table_.chunks.size());
-        table_.chunks.push_back(std::move(chunk));
+        set.chunk = static_cast<uint32_t>(table_->chunks.size());
+        table_->chunks.push_back(std::move(chunk));
         return set;
     }
 
@@ -290,7 +305,7 @@ private:
         return nullptr;
     }
 
-    ServiceTable& table_;
+    ServiceTable* table_;
     MaglevBuilder& maglev_;
     const BuildOptions& options_;
     const ServiceTable* previous_;
@@ -335,6 +350,97 @@ std::string check_capacity(const Service& svc, ServicePlan& plan, const StableId
     return {};
 }
 
+// Who holds each frontend and health-check port: the first Service to claim one in (ns, name)
+// order keeps it; a later one is an error.
+struct Owners {
+    std::unordered_map<uint64_t, const Service*> vip, node_port;
+    std::map<uint16_t, const Service*> health;
+
+    // "field: message" when `svc` cannot take one of `frontends` (or its health-check port).
+    std::string conflict(const Service& svc, const std::vector<FrontendPlan>& frontends, bool health_check) const {
+        // With earlier Services and within this one.
+        std::set<std::pair<bool, uint64_t>> mine;
+        for (const FrontendPlan& f : frontends) {
+            const auto& owners = f.node_port ? node_port : vip;
+            auto taken = owners.find(f.key);
+            const Service* owner = taken != owners.end() ? taken->second : nullptr;
+            if (owner == nullptr && mine.count({f.node_port, f.key})) owner = &svc;
+            if (owner != nullptr) {
+                const uint16_t port = ntohs(f.frontend.port);
+                return f.field + ": " +
+                       (f.node_port ? "node port " + std::to_string(port) + '/' + protocol_name(f.frontend.protocol)
+                                    : endpoint_string(f.frontend.ip, port, f.frontend.protocol)) +
+                       " is already a frontend of " + owner->ns + '/' + owner->name;
+            }
+            mine.emplace(f.node_port, f.key);
+        }
+        if (health_check) {
+            auto h = health.find(svc.health_check_node_port);
+            if (h != health.end())
+                return "spec.healthCheckNodePort: " + std::to_string(svc.health_check_node_port) +
+                       " is already used by " + h->second->ns + '/' + h->second->name;
+        }
+        return {};
+    }
+
+    void claim(const Service& svc, const std::vector<FrontendPlan>& frontends, bool health_check) {
+        for (const FrontendPlan& f : frontends) (f.node_port ? node_port : vip).emplace(f.key, &svc);
+        if (health_check) health.emplace(svc.health_check_node_port, &svc);
+    }
+};
+
+// Appends the ports of an accepted Service (ids, names, backends, selection tables) to `table`.
+void emit_ports(const Service& svc, const ServicePlan& plan, ServiceTable& table, PortEmitter& emitter, StableIds& ids,
+                std::vector<std::pair<uint32_t, BackendStatus>>& status) {
+    for (const PortPlan& p : plan.ports) {
+        const auto proto = static_cast<uint8_t>(p.spec->protocol);
+        ServicePort sp;
+        if (p.port_id != kNone) ids.keep_port(sp.id = p.port_id);
+        else sp.id = ids.port_id(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
+        sp.protocol = proto;
+        sp.algorithm = static_cast<uint8_t>(svc.algorithm);
+        sp.flags = (svc.affinity_client_ip ? kAffinityClientIp : 0) |
+                   (svc.internal_policy == TrafficPolicy::kLocal ? kInternalLocal : 0) |
+                   (p.external_local ? kExternalLocal : 0);
+        sp.affinity_timeout_s = svc.affinity_timeout_s;
+        sp.health_check_node_port = plan.health_check ? svc.health_check_node_port : 0;
+        sp.name = static_cast<uint32_t>(table.names.size());
+        table.names.push_back(service_port_name(svc, *p.spec));
+        emitter.emit(svc, p, sp, ids, status);
+        table.ports.push_back(sp);
+    }
+}
+
+// The frontends of the table being built and the keys its two maps are built from.
+struct FrontendItems {
+    std::vector<std::pair<uint64_t, uint32_t>> vip, node_port;
+
+    // Appends a Service's frontends, whose ports start at `first_port`.
+    void add(ServiceTable& table, const std::vector<FrontendPlan>& frontends, uint32_t first_port) {
+        for (const FrontendPlan& f : frontends) {
+            const auto fe = static_cast<uint32_t>(table.frontends.size());
+            table.frontends.push_back(f.frontend);
+            table.frontends.back().service_port = first_port + f.port;
+            (f.node_port ? node_port : vip).emplace_back(f.key, fe);
+        }
+    }
+    void build_maps(ServiceTable& table) const {
+        table.by_vip.build(vip);
+        table.by_node_port.build(node_port);
+    }
+};
+
+// Ascending by id without a sort: ids are dense below the capacity, so bucket them.
+void sort_by_id(std::vector<std::pair<uint32_t, BackendStatus>>& status) {
+    uint32_t top = 0;
+    for (const auto& [id, st] : status) top = std::max(top, id + 1);
+    std::vector<uint8_t> by_id(top, 0);  // BackendStatus; kFree (0): no entry
+    for (const auto& [id, st] : status) by_id[id] = static_cast<uint8_t>(st);
+    status.clear();
+    for (uint32_t id = 0; id < top; ++id)
+        if (by_id[id] != 0) status.emplace_back(id, static_cast<BackendStatus>(by_id[id]));
+}
+
 }  // namespace
 
 std::vector<uint32_t> wheel_slots(std::span<const uint16_t> weights) {
@@ -373,9 +479,8 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     for (auto& [key, list] : slices_of)
         std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->name < b->name; });
 
-    std::unordered_map<uint64_t, const Service*> vip_owner, node_port_owner;
-    std::map<uint16_t, const Service*> health_owner;
-    std::vector<std::pair<uint64_t, uint32_t>> vip_items, node_port_items;
+    Owners owners;
+    FrontendItems items;
     MaglevBuilder maglev;
     PortEmitter emitter(table, maglev, options, previous);
     const std::vector<const EndpointSlice*> no_slices;
@@ -397,36 +502,13 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
             fail(error);
             continue;
         }
-        // Frontend conflicts, with earlier Services and within this one.
-        std::set<std::pair<bool, uint64_t>> mine;
-        for (const FrontendPlan& f : plan.frontends) {
-            auto& owners = f.node_port ? node_port_owner : vip_owner;
-            auto taken = owners.find(f.key);
-            const Service* owner = taken != owners.end() ? taken->second : nullptr;
-            if (owner == nullptr && mine.count({f.node_port, f.key})) owner = &svc;
-            if (owner != nullptr) {
-                const uint16_t port = ntohs(f.frontend.port);
-                error = f.field + ": " +
-                        (f.node_port ? "node port " + std::to_string(port) + '/' + protocol_name(f.frontend.protocol)
-                                     : endpoint_string(f.frontend.ip, port, f.frontend.protocol)) +
-                        " is already a frontend of " + owner->ns + '/' + owner->name;
-                break;
-            }
-            mine.emplace(f.node_port, f.key);
-        }
-        if (error.empty() && plan.health_check) {
-            auto h = health_owner.find(svc.health_check_node_port);
-            if (h != health_owner.end())
-                error = "spec.healthCheckNodePort: " + std::to_string(svc.health_check_node_port) +
-                        " is already used by " + h->second->ns + '/' + h->second->name;
-        }
+        error = owners.conflict(svc, plan.frontends, plan.health_check);
         if (error.empty()) error = check_capacity(svc, plan, ids, pending);
         if (!error.empty()) {
             fail(error);
             continue;
         }
-        for (const FrontendPlan& f : plan.frontends) (f.node_port ? node_port_owner : vip_owner).emplace(f.key, &svc);
-        if (plan.health_check) health_owner.emplace(svc.health_check_node_port, &svc);
+        owners.claim(svc, plan.frontends, plan.health_check);
         accepted.emplace_back(&svc, std::move(plan));
     }
 
@@ -453,48 +535,299 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
     for (const auto& [svc_ptr, plan] : accepted) {
         const Service& svc = *svc_ptr;
         const auto first_port = static_cast<uint32_t>(table.ports.size());
-        for (const PortPlan& p : plan.ports) {
-            const auto proto = static_cast<uint8_t>(p.spec->protocol);
-            ServicePort sp;
-            if (p.port_id != kNone) ids.keep_port(sp.id = p.port_id);
-            else sp.id = ids.port_id(StableIds::port_key(svc.ns, svc.name, p.spec->name, proto));
-            sp.protocol = proto;
-            sp.algorithm = static_cast<uint8_t>(svc.algorithm);
-            sp.flags = (svc.affinity_client_ip ? kAffinityClientIp : 0) |
-                       (svc.internal_policy == TrafficPolicy::kLocal ? kInternalLocal : 0) |
-                       (p.external_local ? kExternalLocal : 0);
-            sp.affinity_timeout_s = svc.affinity_timeout_s;
-            sp.health_check_node_port = plan.health_check ? svc.health_check_node_port : 0;
-            sp.name = static_cast<uint32_t>(table.names.size());
-            table.names.push_back(service_port_name(svc, *p.spec));
-            emitter.emit(svc, p, sp, ids, result.backend_status);
-            table.ports.push_back(sp);
-        }
-        for (const FrontendPlan& f : plan.frontends) {
-            const auto fe = static_cast<uint32_t>(table.frontends.size());
-            table.frontends.push_back(f.frontend);
-            table.frontends.back().service_port = first_port + f.port;
-            (f.node_port ? node_port_items : vip_items).emplace_back(f.key, fe);
-        }
+        emit_ports(svc, plan, table, emitter, ids, result.backend_status);
+        items.add(table, plan.frontends, first_port);
         if (plan.health_check)
             result.health_check_local_endpoints[svc.health_check_node_port] = plan.health_check_count;
     }
-    table.by_vip.build(vip_items);
-    table.by_node_port.build(node_port_items);
+    items.build_maps(table);
 
     RetiredIds retired = ids.end_build();
     result.retired_ports = std::move(retired.ports);
     result.retired_backends = std::move(retired.backends);
     result.shared_tables = emitter.reused_chunks();
-    // Ascending by id without a sort: ids are dense below the capacity, so bucket them.
-    auto& status = result.backend_status;
-    uint32_t top = 0;
-    for (const auto& [id, st] : status) top = std::max(top, id + 1);
-    std::vector<uint8_t> by_id(top, 0);  // BackendStatus; kFree (0): no entry
-    for (const auto& [id, st] : status) by_id[id] = static_cast<uint8_t>(st);
-    status.clear();
-    for (uint32_t id = 0; id < top; ++id)
-        if (by_id[id] != 0) status.emplace_back(id, static_cast<BackendStatus>(by_id[id]));
+    sort_by_id(result.backend_status);
+    return result;
+}
+
+
+// ---- IncrementalBuilder ----
+
+struct IncrementalBuilder::Impl {
+    // One Service (or the slices of a Service not seen yet), with its last result.
+    struct Entry {
+        std::string ns, name;
+        std::optional<Service> svc;
+        std::map<std::string, EndpointSlice> slices;  // by slice name, as build_table orders them
+        bool dirty = false;
+        // The last plan: `planned` when the Service is programmable and its plan succeeded.
+        bool planned = false;
+        std::string plan_error;
+        std::vector<FrontendPlan> frontends;
+        bool health_check = false;
+        uint16_t health_check_port = 0;  // as planned (the Service may have been replaced since)
+        uint32_t health_check_count = 0;
+        // The last outcome.
+        std::string conflict;  // a frontend or health-check port another Service holds
+        std::string error;     // reported for it: plan, conflict or capacity ("" accepted or ignored)
+        bool accepted = false;
+        ServiceTable fragment;  // its ports, backends, selection chunks and names (indices relative)
+        std::vector<uint32_t> port_ids, backend_ids;  // every id it holds
+    };
+    using Key = std::pair<std::string, std::string>;  // (ns, name)
+
+    Impl(NodeInfo n, BuildOptions o, StableIds& i) : node(std::move(n)), options(o), ids(i) {}
+
+    Entry& entry(const std::string& ns, const std::string& name) {
+        auto [it, added] = entries.try_emplace(Key{ns, name});
+        if (added) {
+            it->second.ns = ns;
+            it->second.name = name;
+            order.clear();
+        }
+        return it->second;
+    }
+    void mark(Entry& e) {
+        if (e.dirty) return;
+        e.dirty = true;
+        dirty.push_back(&e);
+    }
+
+    void claim(const Entry& e, int delta) {
+        auto count = [&](uint32_t& c) {
+            if (delta > 0 && ++c == 2) ++contested;
+            if (delta < 0 && c-- == 2) --contested;
+        };
+        for (const FrontendPlan& f : e.frontends) {
+            auto& map = claims[f.node_port ? 1 : 0];
+            count(map[f.key]);
+            if (map[f.key] == 0) map.erase(f.key);
+        }
+        if (e.health_check) {
+            const uint16_t port = e.health_check_port;
+            count(health_claims[port]);
+            if (health_claims[port] == 0) health_claims.erase(port);
+        }
+    }
+
+    // Plans `e` afresh (its frontends and claims follow). Returns the plan when it succeeded.
+    std::optional<ServicePlan> plan(Entry& e, bool update_claims) {
+        if (update_claims) claim(e, -1);
+        e.planned = false;
+        e.plan_error.clear();
+        e.frontends.clear();
+        e.health_check = false;
+        e.health_check_count = 0;
+        if (!e.svc || e.svc->type == ServiceType::kExternalName || e.svc->headless) return std::nullopt;
+        std::vector<const EndpointSlice*> slices;
+        slices.reserve(e.slices.size());
+        for (const auto& [name, s] : e.slices) slices.push_back(&s);
+        ServicePlan p;
+        if (!plan_service(*e.svc, node, slices, p, e.plan_error)) return std::nullopt;
+        e.planned = true;
+        e.frontends = p.frontends;
+        e.health_check = p.health_check;
+        e.health_check_port = e.svc->health_check_node_port;
+        e.health_check_count = p.health_check_count;
+        if (update_claims) claim(e, +1);
+        return p;
+    }
+
+    NodeInfo node;
+    BuildOptions options;
+    StableIds& ids;
+    std::map<Key, Entry> entries;                  // (ns, name) order, as build_table emits
+    std::vector<Entry*> order;                     // entries, flat (empty: to be rebuilt)
+    std::map<Key, std::string> slice_service;      // (ns, slice name) → the Service it belongs to
+    std::vector<Entry*> dirty;
+    std::unordered_map<uint64_t, uint32_t> claims[2];  // frontend key → planned Services claiming it (vip, node port)
+    std::map<uint16_t, uint32_t> health_claims;
+    size_t contested = 0;          // keys claimed more than once
+    size_t conflict_rejected = 0;  // Services left out for a conflict
+    MaglevBuilder maglev;
+    size_t sizes[5] = {};  // accepted totals: ports, frontends, backends, chunks, names
+};
+
+IncrementalBuilder::IncrementalBuilder(NodeInfo node, BuildOptions options, StableIds& ids)
+    : impl_(std::make_unique<Impl>(std::move(node), options, ids)) {}
+
+IncrementalBuilder::~IncrementalBuilder() = default;
+
+void IncrementalBuilder::set_service(Service service) {
+    Impl::Entry& e = impl_->entry(service.ns, service.name);
+    e.svc = std::move(service);
+    impl_->mark(e);
+}
+
+void IncrementalBuilder::remove_service(const std::string& ns, const std::string& name) {
+    auto it = impl_->entries.find(Impl::Key{ns, name});
+    if (it == impl_->entries.end() || !it->second.svc) return;
+    it->second.svc.reset();
+    impl_->mark(it->second);
+}
+
+void IncrementalBuilder::set_slice(EndpointSlice slice) {
+    remove_slice(slice.ns, slice.name);
+    impl_->slice_service[Impl::Key{slice.ns, slice.name}] = slice.service_name;
+    Impl::Entry& e = impl_->entry(slice.ns, slice.service_name);
+    const std::string name = slice.name;
+    e.slices.insert_or_assign(name, std::move(slice));
+    impl_->mark(e);
+}
+
+void IncrementalBuilder::remove_slice(const std::string& ns, const std::string& name) {
+    auto it = impl_->slice_service.find(Impl::Key{ns, name});
+    if (it == impl_->slice_service.end()) return;
+    auto e = impl_->entries.find(Impl::Key{ns, it->second});
+    if (e != impl_->entries.end() && e->second.slices.erase(name) != 0) impl_->mark(e->second);
+    impl_->slice_service.erase(it);
+}
+
+void IncrementalBuilder::clear() {
+    for (auto& [key, e] : impl_->entries) {
+        e.svc.reset();
+        e.slices.clear();
+        impl_->mark(e);
+    }
+    impl_->slice_service.clear();
+}
+
+bool IncrementalBuilder::pending() const { return !impl_->dirty.empty(); }
+
+BuildResult IncrementalBuilder::build(uint64_t generation) {
+    Impl& m = *impl_;
+    using Entry = Impl::Entry;
+    BuildResult result;
+    result.table = std::make_unique<ServiceTable>();
+    ServiceTable& table = *result.table;
+    table.generation = generation;
+    table.node_ips = m.node.node_ips;
+    stats_.replanned = m.dirty.size();
+
+    // 1. Re-plan what changed.
+    std::unordered_map<Entry*, ServicePlan> plans;
+    for (Entry* e : m.dirty)
+        if (auto p = m.plan(*e, true)) plans.emplace(e, std::move(*p));
+
+    // 2. Frontend ownership. Without a contested key nobody conflicts; otherwise every planned
+    // Service is checked again in (ns, name) order, as build_table does.
+    std::vector<Entry*> emit = m.dirty;
+    stats_.full_acceptance = m.contested > 0 || m.conflict_rejected > 0;
+    if (stats_.full_acceptance) {
+        Owners owners;
+        m.conflict_rejected = 0;
+        for (auto& [key, e] : m.entries) {
+            std::string conflict;
+            if (e.planned) conflict = owners.conflict(*e.svc, e.frontends, e.health_check);
+            if (!conflict.empty()) ++m.conflict_rejected;
+            else if (e.planned) owners.claim(*e.svc, e.frontends, e.health_check);
+            if (conflict == e.conflict) continue;
+            e.conflict = std::move(conflict);
+            if (e.dirty) continue;
+            // Its acceptance changed: emit it again (with a plan when it now gets in).
+            if (e.conflict.empty())
+                if (auto p = m.plan(e, false)) plans.emplace(&e, std::move(*p));
+            emit.push_back(&e);
+        }
+    } else {
+        for (Entry* e : m.dirty) e->conflict.clear();
+    }
+    std::sort(emit.begin(), emit.end(),
+              [](const Entry* a, const Entry* b) { return a->ns != b->ns ? a->ns < b->ns : a->name < b->name; });
+
+    // 3. Emit the re-planned Services in order; retire the ids they no longer hold.
+    PendingIds pending;
+    ServiceTable scratch;
+    PortEmitter emitter(scratch, m.maglev, m.options, nullptr);
+    std::vector<uint32_t> new_ports, new_backends;
+    for (Entry* e : emit) {
+        e->error = e->planned ? e->conflict : e->plan_error;
+        auto p = plans.find(e);
+        if (e->planned && e->error.empty() && p != plans.end())
+            e->error = check_capacity(*e->svc, p->second, m.ids, pending);
+        const bool accept = e->planned && e->error.empty() && p != plans.end();
+        ServiceTable fragment;
+        new_ports.clear();
+        new_backends.clear();
+        if (accept) {
+            const size_t first_status = result.backend_status.size();
+            emitter.retarget(fragment, &e->fragment);
+            emit_ports(*e->svc, p->second, fragment, emitter, m.ids, result.backend_status);
+            for (const ServicePort& sp : fragment.ports) new_ports.push_back(sp.id);
+            for (size_t i = first_status; i < result.backend_status.size(); ++i)
+                new_backends.push_back(result.backend_status[i].first);
+        }
+        std::sort(new_ports.begin(), new_ports.end());
+        std::sort(new_backends.begin(), new_backends.end());
+        for (uint32_t id : e->port_ids)
+            if (!std::binary_search(new_ports.begin(), new_ports.end(), id) && m.ids.retire_port(id))
+                result.retired_ports.push_back(id);
+        for (uint32_t id : e->backend_ids)
+            if (!std::binary_search(new_backends.begin(), new_backends.end(), id) && m.ids.retire_backend(id))
+                result.retired_backends.push_back(id);
+        e->port_ids = new_ports;
+        e->backend_ids = new_backends;
+        auto count = [&](const Entry& x, int sign) {
+            if (!x.accepted) return;
+            const size_t n[5] = {x.fragment.ports.size(), x.frontends.size(), x.fragment.backends.size(),
+                                 x.fragment.chunks.size(), x.fragment.names.size()};
+            for (int i = 0; i < 5; ++i) m.sizes[i] += sign > 0 ? n[i] : -n[i];
+        };
+        count(*e, -1);
+        e->fragment = std::move(fragment);
+        e->accepted = accept;
+        count(*e, +1);
+    }
+    result.shared_tables = emitter.reused_chunks();
+    for (Entry* e : m.dirty) e->dirty = false;
+    m.dirty.clear();
+    for (Entry* e : emit)
+        if (!e->svc && e->slices.empty() && e->port_ids.empty() && e->backend_ids.empty()) {
+            m.entries.erase(Impl::Key{e->ns, e->name});
+            m.order.clear();
+        }
+    if (m.order.empty())
+        for (auto& [key, e] : m.entries) m.order.push_back(&e);
+    std::sort(result.retired_ports.begin(), result.retired_ports.end());
+    std::sort(result.retired_backends.begin(), result.retired_backends.end());
+    sort_by_id(result.backend_status);
+
+    // 4. The table: every accepted Service's fragment, rebased, in (ns, name) order.
+    table.ports.reserve(m.sizes[0]);
+    table.frontends.reserve(m.sizes[1]);
+    table.backends.reserve(m.sizes[2]);
+    table.chunks.reserve(m.sizes[3]);
+    table.names.reserve(m.sizes[4]);
+    FrontendItems items;
+    items.vip.reserve(m.sizes[1]);
+    size_t services = 0;
+    for (const Entry* entry : m.order) {
+        const Entry& e = *entry;
+        services += e.svc.has_value();
+        if (!e.error.empty()) result.errors.push_back(e.ns + '/' + e.name + ": " + e.error);
+        if (!e.accepted) continue;
+        const ServiceTable& f = e.fragment;
+        const auto port_base = static_cast<uint32_t>(table.ports.size());
+        const auto backend_base = static_cast<uint32_t>(table.backends.size());
+        const auto chunk_base = static_cast<uint32_t>(table.chunks.size());
+        const auto name_base = static_cast<uint32_t>(table.names.size());
+        for (ServicePort sp : f.ports) {
+            for (BackendSet* set : {&sp.internal, &sp.external, &sp.cluster}) {
+                set->first += backend_base;
+                if (set->chunk != kNone) set->chunk += chunk_base;
+            }
+            sp.name += name_base;
+            table.ports.push_back(sp);
+        }
+        table.backends.insert(table.backends.end(), f.backends.begin(), f.backends.end());
+        table.chunks.insert(table.chunks.end(), f.chunks.begin(), f.chunks.end());
+        table.names.insert(table.names.end(), f.names.begin(), f.names.end());
+        items.add(table, e.frontends, port_base);
+        if (e.health_check)
+            result.health_check_local_endpoints[e.health_check_port] = e.health_check_count;
+    }
+    items.build_maps(table);
+    stats_.services = services;
     return result;
 }
 

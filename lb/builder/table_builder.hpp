@@ -78,6 +78,54 @@ struct BuildResult {
 BuildResult build_table(std::span<const Service> services, std::span<const EndpointSlice> slices, const NodeInfo& node,
                         const BuildOptions& options, StableIds& ids, const ServiceTable* previous = nullptr);
 
+// build_table for a control loop that knows what changed: it holds the Services and slices,
+// is told each change (set_* / remove_*), and build() re-plans only the Services whose
+// Service object or EndpointSlices changed since the last build (plus, while two Services
+// claim one frontend, those whose acceptance the change decides). Everything else is copied
+// from the Service's last result: no endpoint categorisation, id look-up or Maglev fill, so
+// a build costs O(changed Services) plus one copy of the table's flat arrays.
+//
+// The table equals build_table's on the same objects (same ports, frontends, backends,
+// Maglev entries and wheels, errors and health checks, in the same order) except for which
+// stable ids new objects get. Ids: `ids` must be used by this builder only (it retires ids
+// one by one, never by begin_build/end_build). BuildResult::backend_status lists only the
+// backends of the re-planned Services (the others' status is unchanged); retired ids are
+// those of endpoints, ports and Services that went away, as in build_table.
+//
+// Control thread only. Not copyable.
+class IncrementalBuilder {
+public:
+    IncrementalBuilder(NodeInfo node, BuildOptions options, StableIds& ids);
+    ~IncrementalBuilder();
+    IncrementalBuilder(const IncrementalBuilder&) = delete;
+    IncrementalBuilder& operator=(const IncrementalBuilder&) = delete;
+
+    // Adds or replaces by (ns, name). A slice follows its kubernetes.io/service-name.
+    void set_service(Service service);
+    void remove_service(const std::string& ns, const std::string& name);
+    void set_slice(EndpointSlice slice);
+    void remove_slice(const std::string& ns, const std::string& name);
+    // Forgets everything (the next build retires every id it handed out).
+    void clear();
+
+    // Whether a change arrived since the last build.
+    bool pending() const;
+    // The table of everything set so far; `options.generation` is replaced by `generation`.
+    BuildResult build(uint64_t generation);
+
+    struct Stats {
+        size_t services = 0;     // Services held (with a Service object)
+        size_t replanned = 0;    // re-planned by the last build
+        bool full_acceptance = false;  // the last build re-checked every Service's frontends
+    };
+    const Stats& stats() const { return stats_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    Stats stats_;
+};
+
 inline constexpr uint32_t kWheelMaxSize = 65536;
 
 // Wheel slots per backend for `weights`: reduced by their gcd; when the total exceeds

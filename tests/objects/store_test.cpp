@@ -134,6 +134,34 @@ TEST(Store, RemoveAndChangesSince) {
     EXPECT_EQ(store.changes_since(0).changes.size(), 3u);  // b, Namespace, the deletion of a
 }
 
+TEST(Store, ModelsSinceFollowsOneKindCheaply) {
+    Store store;
+    applied(store.apply(service("web", 80), Source::kGrpc));
+    applied(store.apply(load_one("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"), Source::kGrpc));
+    applied(store.apply(service("api", 81), Source::kGrpc));
+    ModelsSince all = store.models_since(0, {"Service"});
+    EXPECT_EQ(all.generation, 3u);
+    ASSERT_EQ(all.changes.size(), 2u);
+    EXPECT_EQ(all.changes[0].key.name, "web");
+    EXPECT_EQ(std::get<lb::Service>(*all.changes[1].model).ports.at(0).port, 81);
+
+    // web changes (its old generation is no longer listed), api goes, web again unchanged.
+    applied(store.apply(service("web", 8080), Source::kGrpc));
+    EXPECT_TRUE(store.remove("Service", "shop", "api"));
+    applied(store.apply(service("web", 8080, "  resourceVersion: \"99\"\n"), Source::kWatch));
+    ModelsSince next = store.models_since(all.generation, {"Service", "EndpointSlice"});
+    EXPECT_EQ(next.generation, 5u);
+    EXPECT_TRUE(next.complete);
+    ASSERT_EQ(next.changes.size(), 2u);
+    EXPECT_EQ(next.changes[0].key.name, "web");
+    EXPECT_EQ(next.changes[0].generation, 4u);
+    EXPECT_EQ(std::get<lb::Service>(*next.changes[0].model).ports.at(0).port, 8080);
+    EXPECT_EQ(next.changes[1].key.name, "api");
+    EXPECT_FALSE(next.changes[1].model.has_value()) << "deleted";
+    EXPECT_TRUE(store.models_since(next.generation, {"Service"}).changes.empty());
+    EXPECT_TRUE(store.models_since(0, {"Pod"}).changes.empty());
+}
+
 TEST(Store, ForgottenDeletionsAskForAFullResync) {
     Store store;
     for (size_t i = 0; i < Store::kMaxTombstones + 2; ++i) {
