@@ -5,7 +5,9 @@
 
 #include <rte_byteorder.h>
 
+#include "acl/compiler/dump.hpp"
 #include "control/report/report.hpp"
+#include "dataplane/fastpath/policy_stage.hpp"
 #include "lb/builder/dump.hpp"
 #include "lb/fastpath/trace.hpp"
 
@@ -171,6 +173,41 @@ std::string DaemonView::trace(const TraceQuery& q, v1::TraceResponse& out) {
     out.set_flow_state(r.flow_state);
     out.set_flow_direction(r.flow_direction);
 
+    // NetworkPolicy on the translated packet, as the workers decide a flow's first packet.
+    if (r.verdict != lb::TraceVerdict::kReject && r.verdict != lb::TraceVerdict::kDrop) {
+        if (!snap->policy.active()) {
+            out.set_policy_verdict("off");
+        } else {
+            const dp::PolicyDecision d = dp::decide_flow(*snap, in.src, r.out_dst, r.out_dport, in.proto);
+            const acl::PolicySnapshot& ps = *snap->policy.snap;
+            std::string pod;
+            for (const auto& [key, id] : dp_.policy_pods())
+                if (id == d.pod) pod = key;
+            out.set_policy_direction(d.dir == acl::Direction::kEgress ? "egress" : "ingress");
+            if (d.drop == dp::Drop::kPolicyPending) {
+                out.set_policy_verdict("pending");
+                out.set_verdict(v1::VERDICT_DROP);
+                out.set_reason("NetworkPolicy: pod " + pod + " was attached after the published policy snapshot " +
+                               std::to_string(ps.generation()) + "; it stays closed until its policy is published");
+            } else if (!d.allowed()) {
+                out.set_policy_verdict("denied");
+                out.set_verdict(v1::VERDICT_DROP);
+                const bool eg = d.dir == acl::Direction::kEgress;
+                out.set_reason("NetworkPolicy: pod " + pod + " is isolated for " + (eg ? "egress" : "ingress") +
+                               " and no rule admits " + (eg ? "destination " : "source ") +
+                               format_ipv4(rte_be_to_cpu_32(d.peer)) + " " + acl::protocol_name(in.proto) + "/" +
+                               std::to_string(rte_be_to_cpu_16(r.out_dport)) + " (policy snapshot " +
+                               std::to_string(ps.generation()) + ")");
+            } else if (const acl::RuleRef* ref = ps.rule(d.rule)) {
+                out.set_policy_verdict("allowed");
+                if (ref->policy < ps.policy_names().size()) out.set_policy(ps.policy_names()[ref->policy]);
+                out.set_policy_rule(ps.describe_rule(d.rule));
+            } else {
+                out.set_policy_verdict("not_isolated");
+            }
+        }
+    }
+
     // Where it leaves, by the pipeline's routing: a local pod destination goes to its port; a
     // pod's other traffic out of its ENI; a REJECT answer back to the sender.
     auto set_port = [&](uint16_t port, const char* role, std::string owner) {
@@ -191,7 +228,7 @@ std::string DaemonView::trace(const TraceQuery& q, v1::TraceResponse& out) {
     };
     if (r.verdict == lb::TraceVerdict::kReject) {
         if (src_pod != dp::kNoIndex) set_port(snap->pods[src_pod].port, "pod", pod_owner(snap->pods[src_pod].port));
-    } else if (r.verdict != lb::TraceVerdict::kDrop) {
+    } else if (r.verdict != lb::TraceVerdict::kDrop && out.verdict() != v1::VERDICT_DROP) {
         const uint32_t dst_pod = snap->pod_by_ip.find(r.out_dst);
         if (dst_pod != dp::kNoIndex) {
             set_port(snap->pods[dst_pod].port, "pod", pod_owner(snap->pods[dst_pod].port));
@@ -201,6 +238,57 @@ std::string DaemonView::trace(const TraceQuery& q, v1::TraceResponse& out) {
         }
     }
     return "";
+}
+
+std::string DaemonView::dump_policy(const std::string& pod, v1::DumpFormat format, v1::DumpPolicyResponse& out) {
+    const acl::PolicySnapshot* snap = dp_.policy();
+    out.set_active(snap != nullptr);
+    out.set_policy_generation(snap != nullptr ? snap->generation() : 0);
+    if (!pod.empty()) {
+        bool local = false;
+        for (const auto& [key, id] : dp_.policy_pods()) local = local || key == pod;
+        if (!local) return "policy.pod: " + pod + " is not a pod of this node";
+    }
+    const bool json = format == v1::DUMP_FORMAT_JSON;
+    nlohmann::json arr = nlohmann::json::array();
+    std::string text;
+    if (snap == nullptr || policies_ == nullptr) {
+        text = "no NetworkPolicy or PayloadPolicy is published: nothing is enforced\n";
+    } else {
+        const acl::CompiledPolicy& c = policies_->compiled();
+        for (const acl::PodRules& p : c.pods) {
+            if (!pod.empty() && p.ns + "/" + p.name != pod) continue;
+            if (json) arr.push_back(acl::dump_pod_json(c, p));
+            else text += acl::dump_pod_text(c, p);
+        }
+    }
+    out.set_dump(json ? arr.dump(2) + "\n" : text);
+    return "";
+}
+
+void DaemonView::read_verdicts(uint64_t after_seq, const std::string& pod, size_t max,
+                               std::vector<v1::VerdictRecord>& out) {
+    uint64_t seq = after_seq;
+    while (out.size() < max) {
+        const auto batch = dp_.verdicts_since(seq, max);
+        if (batch.empty()) return;
+        for (const dp::VerdictLogEntry& e : batch) {
+            seq = e.seq;
+            if (!pod.empty() && e.pod != pod) continue;
+            v1::VerdictRecord& r = out.emplace_back();
+            r.set_seq(e.seq);
+            r.set_time_ms(e.time_ms);
+            r.set_pod(e.pod);
+            r.set_peer(format_ipv4(rte_be_to_cpu_32(e.peer)));
+            r.set_port(e.port);
+            r.set_protocol(e.proto == 1 ? "icmp" : acl::protocol_name(e.proto));
+            r.set_direction(e.direction);
+            r.set_verdict(e.verdict);
+            r.set_policy(e.policy);
+            r.set_policy_generation(e.policy_generation);
+            if (out.size() >= max) return;
+        }
+    }
 }
 
 }  // namespace enidp::api

@@ -9,6 +9,7 @@
 
 #include "control/api/view.hpp"
 #include "control/objects/store.hpp"
+#include "control/reconcile/policies.hpp"
 #include "control/reconcile/services.hpp"
 #include "dataplane/runtime/dataplane.hpp"
 
@@ -27,12 +28,17 @@ public:
 
     // The config's pods (replaced on SIGHUP reload).
     void set_local_pods(std::vector<LocalPod> pods) { pods_ = std::move(pods); }
+    // The NetworkPolicy reconciler (its last compile is what DumpPolicy shows).
+    void set_policies(const reconcile::PolicyReconciler* p) { policies_ = p; }
 
     void stats(v1::GetStatsResponse& out) override;
     void dump_services(v1::DumpFormat format, v1::DumpServicesResponse& out) override;
     void dump_conntrack(const ConntrackFilter& filter, v1::DumpConntrackResponse& out) override;
     std::string trace(const TraceQuery& query, v1::TraceResponse& out) override;
     uint64_t realized_generation() override { return services_.realized_generation(); }
+    std::string dump_policy(const std::string& pod, v1::DumpFormat format, v1::DumpPolicyResponse& out) override;
+    void read_verdicts(uint64_t after_seq, const std::string& pod, size_t max,
+                       std::vector<v1::VerdictRecord>& out) override;
 
 private:
     // ns/pod → address (host order): the config's pods first, then the store's Pods.
@@ -42,6 +48,7 @@ private:
     const reconcile::ServiceReconciler& services_;
     const objects::Store& store_;
     std::vector<LocalPod> pods_;
+    const reconcile::PolicyReconciler* policies_ = nullptr;
 };
 
 }  // namespace enidp::api

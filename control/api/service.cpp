@@ -1,6 +1,9 @@
 // The enidp.v1.Enidp gRPC service: see service.hpp.
 #include "control/api/service.hpp"
 
+#include <optional>
+#include <thread>
+
 namespace enidp::api {
 
 namespace {
@@ -168,6 +171,53 @@ grpc::Status Service::GetGenerations(grpc::ServerContext*, const v1::GetGenerati
     resp->set_desired(store_.generation());
     resp->set_realized(realized);
     return grpc::Status::OK;
+}
+
+namespace {
+
+// "" or "namespace/name".
+std::optional<FieldError> check_pod_name(const std::string& field, const std::string& pod) {
+    if (pod.empty()) return std::nullopt;
+    const auto slash = pod.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == pod.size() || pod.find('/', slash + 1) != std::string::npos)
+        return FieldError{field, "must be \"namespace/name\", got \"" + pod + "\""};
+    return std::nullopt;
+}
+
+}  // namespace
+
+grpc::Status Service::DumpPolicy(grpc::ServerContext*, const v1::DumpPolicyRequest* req, v1::DumpPolicyResponse* resp) {
+    if (req->format() != v1::DUMP_FORMAT_TEXT && req->format() != v1::DUMP_FORMAT_JSON)
+        return invalid({"policy.format", "must be DUMP_FORMAT_TEXT or DUMP_FORMAT_JSON"});
+    if (auto e = check_pod_name("policy.pod", req->pod())) return invalid(*e);
+    return on_control([&] {
+        const std::string missing = view_.dump_policy(req->pod(), req->format(), *resp);
+        if (!missing.empty()) return grpc::Status(grpc::StatusCode::NOT_FOUND, missing);
+        return grpc::Status::OK;
+    });
+}
+
+grpc::Status Service::ReadVerdicts(grpc::ServerContext* ctx, const v1::ReadVerdictsRequest* req,
+                                   grpc::ServerWriter<v1::VerdictRecord>* writer) {
+    if (auto e = check_pod_name("verdicts.pod", req->pod())) return invalid(*e);
+    uint64_t after = req->after_seq();
+    for (;;) {
+        std::vector<v1::VerdictRecord> batch;
+        const grpc::Status st = on_control([&] {
+            view_.read_verdicts(after, req->pod(), 512, batch);
+            return grpc::Status::OK;
+        });
+        if (!st.ok()) return st;
+        for (const v1::VerdictRecord& r : batch) {
+            if (!writer->Write(r)) return grpc::Status::OK;  // the client went away
+            after = r.seq();
+        }
+        if (batch.size() == 512) continue;  // more waiting
+        if (!req->follow()) return grpc::Status::OK;
+        if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+    }
 }
 
 }  // namespace enidp::api

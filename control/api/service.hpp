@@ -41,6 +41,9 @@ public:
     grpc::Status Trace(grpc::ServerContext*, const v1::TraceRequest*, v1::TraceResponse*) override;
     grpc::Status GetGenerations(grpc::ServerContext*, const v1::GetGenerationsRequest*,
                                 v1::GetGenerationsResponse*) override;
+    grpc::Status DumpPolicy(grpc::ServerContext*, const v1::DumpPolicyRequest*, v1::DumpPolicyResponse*) override;
+    grpc::Status ReadVerdicts(grpc::ServerContext*, const v1::ReadVerdictsRequest*,
+                              grpc::ServerWriter<v1::VerdictRecord>*) override;
 
 private:
     // Runs `fn` on the control thread; DEADLINE_EXCEEDED / UNAVAILABLE when it cannot.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "control/api/validate.hpp"
 #include "enidp.pb.h"
@@ -23,6 +24,17 @@ public:
     // (the service turns it into NOT_FOUND); otherwise fills `out` and returns "".
     virtual std::string trace(const TraceQuery& query, v1::TraceResponse& out) = 0;
     virtual uint64_t realized_generation() = 0;
+    // NetworkPolicy views; a view without a policy engine reports none.
+    // `pod` names no local pod: returns "policy.pod: ..." (NOT_FOUND); otherwise "".
+    virtual std::string dump_policy(const std::string& pod, v1::DumpFormat format, v1::DumpPolicyResponse& out) {
+        (void)pod, (void)format, (void)out;
+        return "";
+    }
+    // Verdict records after `after_seq` (at most `max`), optionally of one pod.
+    virtual void read_verdicts(uint64_t after_seq, const std::string& pod, size_t max,
+                               std::vector<v1::VerdictRecord>& out) {
+        (void)after_seq, (void)pod, (void)max, (void)out;
+    }
 };
 
 }  // namespace enidp::api

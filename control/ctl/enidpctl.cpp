@@ -48,6 +48,30 @@ public:
 
     template <class Req, class Resp, class Method>
     Resp call(Method method, const Req& req) {
+        connect();
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        Resp resp;
+        grpc::Status s = ((*stub_).*method)(&ctx, req, &resp);
+        if (!s.ok()) throw Failure{1, std::string(code_name(s.error_code())) + ": " + s.error_message()};
+        return resp;
+    }
+
+    // The verdict log: `fn` for each record until the server ends the stream (no follow) or
+    // the user interrupts (follow).
+    template <class Fn>
+    void read_verdicts(const v1::ReadVerdictsRequest& req, Fn&& fn) {
+        connect();
+        grpc::ClientContext ctx;
+        auto reader = stub_->ReadVerdicts(&ctx, req);
+        v1::VerdictRecord r;
+        while (reader->Read(&r)) fn(r);
+        grpc::Status s = reader->Finish();
+        if (!s.ok()) throw Failure{1, std::string(code_name(s.error_code())) + ": " + s.error_message()};
+    }
+
+private:
+    void connect() {
         if (!stub_) {
             struct stat st {};
             if (::stat(socket_.c_str(), &st) != 0)
@@ -60,15 +84,8 @@ public:
             stub_ = v1::Enidp::NewStub(
                 grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
         }
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-        Resp resp;
-        grpc::Status s = ((*stub_).*method)(&ctx, req, &resp);
-        if (!s.ok()) throw Failure{1, std::string(code_name(s.error_code())) + ": " + s.error_message()};
-        return resp;
     }
 
-private:
     std::string socket_;
     std::unique_ptr<v1::Enidp::Stub> stub_;
 };
@@ -221,7 +238,12 @@ json trace_json(const v1::TraceRequest& req, const v1::TraceResponse& r) {
                                                   {"role", r.output_port().role()},
                                                   {"owner", r.output_port().owner()}}
                                            : json(nullptr);
-    j["policy"] = r.policy().empty() ? json(nullptr) : json{{"policy", r.policy()}, {"rule", r.policy_rule()}};
+    j["policy"] = r.policy_verdict().empty() || r.policy_verdict() == "off" ? json(nullptr)
+                                             : json{{"verdict", r.policy_verdict()},
+                                                    {"direction", r.policy_direction().empty() ? json(nullptr)
+                                                                                               : json(r.policy_direction())},
+                                                    {"policy", r.policy().empty() ? json(nullptr) : json(r.policy())},
+                                                    {"rule", r.policy_rule().empty() ? json(nullptr) : json(r.policy_rule())}};
     return j;
 }
 
@@ -292,6 +314,20 @@ int run(int argc, char** argv) {
     trace->add_option("--sport", sport, "source port (default 40000)");
     trace->add_option("--proto", trace_proto, "tcp | udp | sctp")->capture_default_str();
     trace->add_option("-o,--output", text_format, "text | json")->capture_default_str();
+
+    std::string policy_pod;
+    auto* policy = app.add_subcommand("policy", "what local pods' NetworkPolicy / PayloadPolicy state was compiled to");
+    policy->add_option("pod", policy_pod, "namespace/name of one local pod (default: all)");
+    policy->add_option("-o,--output", text_format, "text | json")->capture_default_str();
+
+    bool follow = false;
+    std::string log_pod;
+    uint64_t after = 0;
+    auto* log = app.add_subcommand("log", "the sampled NetworkPolicy verdict log");
+    log->add_flag("-f,--follow", follow, "keep printing new verdicts");
+    log->add_option("--pod", log_pod, "only this local pod (namespace/name)");
+    log->add_option("--after", after, "only records after this sequence number");
+    log->add_option("-o,--output", text_format, "text | json (one object per line)")->capture_default_str();
 
     auto* gen = app.add_subcommand("generation", "desired (store) and realized (data path) generations");
     gen->add_option("-o,--output", text_format, "text | json")->capture_default_str();
@@ -445,8 +481,46 @@ int run(int argc, char** argv) {
                 if (r.has_output_port())
                     std::printf("output    port %u (%s %s)\n", r.output_port().port(), r.output_port().role().c_str(),
                                 r.output_port().owner().c_str());
-                std::printf("policy    not evaluated (NetworkPolicy is not wired into trace yet)\n");
+                if (r.policy_verdict() == "off" || r.policy_verdict().empty())
+                    std::printf("policy    off (no NetworkPolicy published)\n");
+                else if (r.policy_verdict() == "allowed")
+                    std::printf("policy    allowed by %s (%s)\n", r.policy().c_str(), r.policy_rule().c_str());
+                else
+                    std::printf("policy    %s (%s)\n", r.policy_verdict().c_str(), r.policy_direction().c_str());
             }
+        } else if (*policy) {
+            check_format(text_format, {"text", "json"});
+            v1::DumpPolicyRequest req;
+            req.set_pod(policy_pod);
+            req.set_format(text_format == "json" ? v1::DUMP_FORMAT_JSON : v1::DUMP_FORMAT_TEXT);
+            auto r = client.call<v1::DumpPolicyRequest, v1::DumpPolicyResponse>(&v1::Enidp::Stub::DumpPolicy, req);
+            if (text_format == "text")
+                std::printf("policy snapshot %llu%s\n", static_cast<unsigned long long>(r.policy_generation()),
+                            r.active() ? "" : " (none published)");
+            std::cout << r.dump();
+        } else if (*log) {
+            check_format(text_format, {"text", "json"});
+            v1::ReadVerdictsRequest req;
+            req.set_after_seq(after);
+            req.set_follow(follow);
+            req.set_pod(log_pod);
+            client.read_verdicts(req, [&](const v1::VerdictRecord& v) {
+                if (text_format == "json") {
+                    std::cout << json{{"seq", v.seq()}, {"time_ms", v.time_ms()}, {"pod", v.pod()},
+                                      {"direction", v.direction()}, {"peer", v.peer()}, {"port", v.port()},
+                                      {"protocol", v.protocol()}, {"verdict", v.verdict()},
+                                      {"policy", v.policy().empty() ? json(nullptr) : json(v.policy())},
+                                      {"policy_generation", v.policy_generation()}}
+                                     .dump()
+                              << "\n";
+                } else {
+                    std::printf("%llu %s %s %s %s/%u %s%s%s\n", static_cast<unsigned long long>(v.seq()),
+                                v.pod().c_str(), v.direction().c_str(), v.peer().c_str(), v.protocol().c_str(),
+                                v.port(), v.verdict().c_str(), v.policy().empty() ? "" : " by ",
+                                v.policy().c_str());
+                }
+                std::fflush(stdout);
+            });
         } else if (*gen) {
             check_format(text_format, {"text", "json"});
             auto r = client.call<v1::GetGenerationsRequest, v1::GetGenerationsResponse>(

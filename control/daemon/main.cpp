@@ -249,6 +249,7 @@ int run(int argc, char** argv) {
     const uint64_t store_listener = store.subscribe([&queue](const std::vector<objects::Change>&) { queue.notify(); });
     api::DaemonView view(*dataplane, *services, store);
     view.set_local_pods(local_pods(cfg));
+    view.set_policies(policies.get());
     api::Service api_service(store, queue, view);
     api::Server api_server;
     if (api_socket.empty()) api_socket = cfg.api_socket;

@@ -9,6 +9,7 @@ get their replies although it is isolated for ingress (stateful); a PayloadPolic
 datagrams with a deny pattern and passes the rest; a policy change delivered by SIGHUP closes
 an admitted port; removing every policy lifts enforcement; per-pod counters are reported.
 """
+import json
 import os
 import signal
 import subprocess
@@ -123,7 +124,9 @@ class NetworkPolicyE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.procs = []
-        cls.topo = Topology(BUILD, prefix="enidp-np", pods=("pod-c",), manifests=OBJECTS + game_policy(8080) + PAYLOAD)
+        cls.sock = f"/tmp/enidp-np-{os.getpid()}.sock"
+        cls.topo = Topology(BUILD, prefix="enidp-np", pods=("pod-c",), manifests=OBJECTS + game_policy(8080) + PAYLOAD,
+                            api=cls.sock)
         try:
             cls.topo.setup_vpc()
             cls.procs.append(subprocess.Popen(["ip", "netns", "exec", cls.topo.vpc, sys.executable, "-c", VPC_SERVER,
@@ -180,6 +183,36 @@ class NetworkPolicyE2E(unittest.TestCase):
         self.assertEqual(self.probe_from_vpc("tcp", 9090), "timeout")
         st = self.topo.wait_stats(lambda s: s["drops"]["policy_denied"] > before, 5, "policy_denied counted")
         self.assertGreaterEqual(st["policy"]["by_pod"]["demo/pod-c"]["denied"], 1)
+
+    def ctl(self, *args, check=True):
+        return run([os.path.join(BUILD, "control/ctl/enidpctl"), "--socket", self.sock, *args], check=check)
+
+    def test_2b_trace_dump_and_verdict_log(self):
+        ok = json.loads(self.ctl("trace", "--from", VPC_HOST, "--to", "demo/pod-c", "--dport", "8080", "-o",
+                                 "json").stdout)
+        self.assertEqual(ok["verdict"], "forward")
+        self.assertEqual(ok["policy"]["verdict"], "allowed")
+        self.assertEqual(ok["policy"]["policy"], "demo/game-in")
+        self.assertEqual(ok["policy"]["rule"], "demo/game-in ingress[0]")
+        bad = json.loads(self.ctl("trace", "--from", VPC_HOST, "--to", "demo/pod-c", "--dport", "9090", "-o",
+                                  "json").stdout)
+        self.assertEqual(bad["verdict"], "drop")
+        self.assertEqual(bad["policy"]["verdict"], "denied")
+        self.assertIn("isolated for ingress", bad["reason"])
+        dump = self.ctl("policy", "demo/pod-c").stdout
+        self.assertIn("demo/game-in", dump)
+        self.assertIn("10.0.0.100/32", dump)
+        self.assertEqual(json.loads(self.ctl("policy", "-o", "json").stdout)[0]["pod"], "demo/pod-c")
+        r = self.ctl("policy", "not-a-pod-name", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("policy.pod", r.stderr)
+        # test_2 was denied: the verdict log has it, with the pod, peer and port.
+        recs = [json.loads(line) for line in self.ctl("log", "-o", "json").stdout.splitlines()]
+        denied = [x for x in recs if x["verdict"] == "denied" and x["port"] == 9090]
+        self.assertTrue(denied, recs)
+        self.assertEqual(denied[0]["pod"], "demo/pod-c")
+        self.assertEqual(denied[0]["peer"], VPC_HOST)
+        self.assertEqual(denied[0]["direction"], "ingress")
 
     def test_3_replies_to_the_pods_own_connections_pass(self):
         self.assertEqual(self.probe_from_pod(VPC_HOST, 5000), "vpc")
