@@ -31,6 +31,7 @@
 #include "control/metrics/health_check.hpp"
 #include "control/metrics/http.hpp"
 #include "control/metrics/metrics.hpp"
+#include "control/metrics/telemetry.hpp"
 #include "control/objects/store.hpp"
 #include "control/reconcile/policies.hpp"
 #include "control/reconcile/services.hpp"
@@ -272,6 +273,10 @@ int run(int argc, char** argv) {
         }
     }
     metrics::HealthChecks health_checks(metrics::HealthCheckOptions{});
+    // DPDK telemetry (/enidp/... on the EAL telemetry socket): answered from a copy of the counters.
+    if (std::string err; !metrics::Telemetry::register_commands(err))
+        std::fprintf(stderr, "enidp: telemetry: %s\n", err.c_str());
+    metrics::Telemetry::update(dataplane->counters(), cfg.node_name);
     // Object change → realized table: the network-programming latency.
     std::atomic<int64_t> first_change_ns{0};
     const uint64_t latency_listener = store.subscribe([&first_change_ns](const std::vector<objects::Change>&) {
@@ -340,7 +345,11 @@ int run(int argc, char** argv) {
         ticks++;
         dataplane->tick();
         http.heartbeat();
-        if (ticks % 10 == 0) metrics.update(dataplane->counters());
+        if (ticks % 10 == 0) {
+            const auto counters = dataplane->counters();
+            metrics.update(counters);
+            metrics::Telemetry::update(counters, cfg.node_name);
+        }
         if (g_reload) {
             g_reload = 0;
             reload(*dataplane, cfg, running_pods, config_path);

@@ -12,6 +12,7 @@ an admitted port; removing every policy lifts enforcement; per-pod counters are 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -213,6 +214,26 @@ class NetworkPolicyE2E(unittest.TestCase):
         self.assertEqual(denied[0]["pod"], "demo/pod-c")
         self.assertEqual(denied[0]["peer"], VPC_HOST)
         self.assertEqual(denied[0]["direction"], "ingress")
+
+    def telemetry(self, cmd):
+        path = f"/var/run/dpdk/{self.topo.prefix}/dpdk_telemetry.v2"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(path)
+            json.loads(s.recv(16384))  # the greeting
+            s.send(cmd.encode())
+            return json.loads(s.recv(65536))[cmd.split(",")[0]]
+
+    def test_2c_dpdk_telemetry_commands(self):
+        wait_for(lambda: self.telemetry("/enidp/policy").get("demo/pod_c/denied", 0) >= 1, 5,
+                 "telemetry sees the denials")
+        pol = self.telemetry("/enidp/policy")
+        self.assertEqual(pol["active"], 1)
+        self.assertEqual(pol["rules_ingress"], 2)
+        self.assertGreaterEqual(self.telemetry("/enidp/drops")["policy_denied"], 1)
+        self.assertEqual(self.telemetry("/enidp/info")["pods"], 1)
+        ports = self.telemetry("/enidp/ports")
+        owners = {self.telemetry(f"/enidp/ports,{p}")["owner"] for p in ports}
+        self.assertIn("demo/pod-c", owners)
 
     def test_3_replies_to_the_pods_own_connections_pass(self):
         self.assertEqual(self.probe_from_pod(VPC_HOST, 5000), "vpc")
