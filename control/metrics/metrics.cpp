@@ -145,6 +145,25 @@ const std::array<Field<WorkerCounters>, 6> kWorkerFields = {{
      [](const WorkerCounters& w) { return w.loop_gaps_over_1ms; }, true},
 }};
 
+// NetworkPolicy counters by name (they survive recompiles: the runtime folds them by name).
+struct PodVerdicts {
+    uint64_t allowed = 0, denied = 0;
+};
+const std::array<Field<PodVerdicts>, 2> kPodPolicyFields = {{
+    {"enidp_policy_pod_allowed_flows_total", "NetworkPolicy decisions that admitted a flow of the local pod.",
+     [](const PodVerdicts& v) { return v.allowed; }, true},
+    {"enidp_policy_pod_denied_flows_total", "NetworkPolicy decisions that denied a flow of the local pod.",
+     [](const PodVerdicts& v) { return v.denied; }, true},
+}};
+const std::array<Field<uint64_t>, 1> kPolicyAllowedFields = {{
+    {"enidp_policy_allowed_flows_total", "Flows a rule of the NetworkPolicy admitted.",
+     [](const uint64_t& v) { return v; }, true},
+}};
+const std::array<Field<uint64_t>, 1> kPayloadDeniedFields = {{
+    {"enidp_payload_denied_packets_total", "Packets the PayloadPolicy denied.", [](const uint64_t& v) { return v; },
+     true},
+}};
+
 // Conntrack counters exposed as enidp_conntrack_operations_total{op}.
 constexpr size_t kCtOps = 6;
 constexpr std::array<const char*, kCtOps> kCtOpNames = {"inserted", "insert_failed", "expired",
@@ -162,6 +181,13 @@ struct Metrics::Impl {
 
     SeriesSet<PortCounters, kPortFields.size()> ports{*registry, kPortFields};
     SeriesSet<WorkerCounters, kWorkerFields.size()> workers{*registry, kWorkerFields};
+    SeriesSet<PodVerdicts, kPodPolicyFields.size()> policy_pods{*registry, kPodPolicyFields};
+    SeriesSet<uint64_t, 1> policy_allowed{*registry, kPolicyAllowedFields};
+    SeriesSet<uint64_t, 1> payload_denied{*registry, kPayloadDeniedFields};
+    Gauge* policy_active = nullptr;
+    Gauge* policy_generation = nullptr;
+    Gauge* policy_rules_ingress = nullptr;
+    Gauge* policy_rules_egress = nullptr;
 
     std::array<Monotonic, dp::kDropCount> drops{};
     std::array<Monotonic, dp::kEventCount> events{};
@@ -200,6 +226,13 @@ Metrics::Impl::Impl() {
     mempool_size = &gauge_family(r, "enidp_mempool_size", "Mbufs in the packet mempool.").Add({});
 
     ct_flows = &gauge_family(r, "enidp_conntrack_flows", "Conntrack entries in use.").Add({});
+    policy_active = &gauge_family(r, "enidp_policy_active", "1 while a NetworkPolicy / PayloadPolicy snapshot is enforced.")
+                         .Add({});
+    policy_generation =
+        &gauge_family(r, "enidp_policy_generation", "Generation of the published policy snapshot.").Add({});
+    auto& rules = gauge_family(r, "enidp_policy_rules", "rte_acl rules of the published policy snapshot.");
+    policy_rules_ingress = &rules.Add({{"direction", "ingress"}});
+    policy_rules_egress = &rules.Add({{"direction", "egress"}});
     ct_capacity = &gauge_family(r, "enidp_conntrack_capacity", "Conntrack entries the table can hold.").Add({});
     auto& ops = counter_family(r, "enidp_conntrack_operations_total",
                                "Conntrack insertions, failed insertions and removals, by operation.");
@@ -278,6 +311,21 @@ void Metrics::update(const dp::DataplaneCounters& c) {
     m.affinity_entries->Set(c.lb.affinity_entries);
     m.table_generation->Set(static_cast<double>(c.lb.table_generation));
     m.snapshot_generation->Set(static_cast<double>(c.generation));
+
+    const dp::PolicyStatus& pol = c.policy;
+    m.policy_active->Set(pol.active ? 1 : 0);
+    m.policy_generation->Set(static_cast<double>(pol.generation));
+    m.policy_rules_ingress->Set(static_cast<double>(pol.rules_ingress));
+    m.policy_rules_egress->Set(static_cast<double>(pol.rules_egress));
+    m.policy_pods.begin();
+    for (const auto& [pod, ad] : pol.by_pod) m.policy_pods.feed({{"pod", pod}}, PodVerdicts{ad.first, ad.second});
+    m.policy_pods.end();
+    m.policy_allowed.begin();
+    for (const auto& [name, n] : pol.allowed_by_policy) m.policy_allowed.feed({{"policy", name}}, n);
+    m.policy_allowed.end();
+    m.payload_denied.begin();
+    for (const auto& [name, n] : pol.denied_by_payload_policy) m.payload_denied.feed({{"policy", name}}, n);
+    m.payload_denied.end();
 }
 
 void Metrics::observe(double seconds) {

@@ -10,6 +10,7 @@ datagrams with a deny pattern and passes the rest; a policy change delivered by 
 an admitted port; removing every policy lifts enforcement; per-pod counters are reported.
 """
 import json
+import re
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import unittest
+import urllib.request
 
 import e2e_main  # this directory
 
@@ -126,8 +128,10 @@ class NetworkPolicyE2E(unittest.TestCase):
     def setUpClass(cls):
         cls.procs = []
         cls.sock = f"/tmp/enidp-np-{os.getpid()}.sock"
+        cls.metrics_port = 19000 + os.getpid() % 1000
         cls.topo = Topology(BUILD, prefix="enidp-np", pods=("pod-c",), manifests=OBJECTS + game_policy(8080) + PAYLOAD,
-                            api=cls.sock)
+                            api=cls.sock,
+                            extra_config=(f"metrics: {{enabled: true, address: 127.0.0.1, port: {cls.metrics_port}}}",))
         try:
             cls.topo.setup_vpc()
             cls.procs.append(subprocess.Popen(["ip", "netns", "exec", cls.topo.vpc, sys.executable, "-c", VPC_SERVER,
@@ -234,6 +238,20 @@ class NetworkPolicyE2E(unittest.TestCase):
         ports = self.telemetry("/enidp/ports")
         owners = {self.telemetry(f"/enidp/ports,{p}")["owner"] for p in ports}
         self.assertIn("demo/pod-c", owners)
+
+    def test_2d_prometheus_policy_series(self):
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+        def denied():
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+            m = re.search(r'^enidp_policy_pod_denied_flows_total\{pod="demo/pod-c"\} (\S+)$', text, re.M)
+            return text if m and float(m.group(1)) >= 1 else None
+
+        wait_for(denied, 5, "the pod's denials in /metrics")
+        text = denied()
+        self.assertRegex(text, r'(?m)^enidp_policy_allowed_flows_total\{policy="demo/game-in"\} [1-9]')
+        self.assertRegex(text, r'(?m)^enidp_policy_active 1')
+        self.assertRegex(text, r'(?m)^enidp_policy_rules\{direction="ingress"\} 2')
 
     def test_3_replies_to_the_pods_own_connections_pass(self):
         self.assertEqual(self.probe_from_pod(VPC_HOST, 5000), "vpc")
