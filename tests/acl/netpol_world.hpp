@@ -13,6 +13,7 @@
 #include "acl/compiler/compiler.hpp"
 #include "acl/compiler/snapshot_builder.hpp"
 #include "acl/fastpath/classify.hpp"
+#include "dataplane/fastpath/policy_stage.hpp"
 
 namespace enidp::acl::test {
 
@@ -140,6 +141,27 @@ public:
         BuildResult b = SnapshotBuilder::build(compiled_, 1);
         EXPECT_NE(b.snapshot, nullptr) << b.error;
         snap_ = std::move(b.snapshot);
+        // The same world as the data path sees it: every pod but the host-network one is a
+        // local pod with its policy id; decide_flow() is what the workers run per new flow.
+        std::vector<std::pair<uint32_t, uint32_t>> by_ip;
+        for (size_t i = 0; i < w.state.pods.size(); ++i) {
+            const Pod& p = w.state.pods[i];
+            if (p.host_network) continue;
+            dp::PodEntry e;
+            e.ip = p.ips[0];
+            e.policy_id = w.local[i].id;
+            by_ip.emplace_back(p.ips[0], static_cast<uint32_t>(dp_.pods.size()));
+            dp_.pods.push_back(e);
+        }
+        dp_.pod_by_ip.build(by_ip);
+        dp_.policy = dp::PolicyTables{snap_.get(), dp::PolicyTables::stamp(1), nullptr};
+    }
+
+    // The verdict the workers' policy stage reaches for the probe's first packet.
+    bool allowed_fastpath(const Probe& p) const {
+        const dp::PolicyDecision d = dp::decide_flow(dp_, w_.state.pods[p.from].ips[0], w_.state.pods[p.to].ips[0],
+                                                     rte_cpu_to_be_16(p.port), static_cast<uint8_t>(p.proto));
+        return d.allowed();
     }
 
     const CompiledPolicy& compiled() const { return compiled_; }
@@ -164,6 +186,7 @@ private:
     const World& w_;
     CompiledPolicy compiled_;
     std::unique_ptr<PolicySnapshot> snap_;
+    dp::Snapshot dp_;
 };
 
 }  // namespace enidp::acl::test

@@ -1,6 +1,7 @@
 // Truth tables in the style of the upstream netpol e2e suite: namespaces x,y,z × pods
 // a,b,c (+ host-network x/h) × ports 80/81 × TCP/UDP/SCTP, every probe classified through
-// the real rte_acl snapshot and classify_burst. Component suite (needs EAL).
+// the real rte_acl snapshot and classify_burst, and decided again by the workers' policy
+// stage (dp::decide_flow on a data-path Snapshot), which must agree. Component suite (EAL).
 #include <functional>
 #include <sstream>
 
@@ -38,6 +39,10 @@ void check(const World& w, const Expect& expect) {
                     }
                     const bool got = c.allowed({f, t, port, proto});
                     const bool want = expect(pods[f], pods[t], port, proto);
+                    // The workers' own decision (dp::decide_flow) must agree with the classifier.
+                    EXPECT_EQ(c.allowed_fastpath({f, t, port, proto}), got)
+                        << pods[f].ns << "/" << pods[f].name << " -> " << pods[t].ns << "/" << pods[t].name << " "
+                        << proto_name(proto) << "/" << port;
                     wrong += got != want;
                     m << " " << (got != want ? '*' : got ? '.' : 'X') << "  ";
                 }
