@@ -1,6 +1,7 @@
 #include "lb/builder/maglev.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace enidp::lb {
 
@@ -117,7 +118,8 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
     uint32_t filled = 0, i = 0;
 
     // Up to a quarter full: most first probes hit a free slot, a plain walk is cheapest.
-    const uint32_t quarter = std::min(walk_until, m / 4);
+    const bool lanes = n >= kLanes && m >= kLanesMinSize;
+    const uint32_t quarter = lanes ? std::min(walk_until, m / 4) : 0;
     while (filled < quarter) {
         Walker& w = ws[i];
         uint32_t slot = w.next;
@@ -129,44 +131,8 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
         if (++i == n) i = 0;
     }
 
-    // A quarter to 85 % full: each claim takes one to seven probes and the loop exit is a
-    // branch mispredicted about once per claim. Batches of kLanes consecutive backends
-    // search in lockstep without branching (a busy lane steps on, a free one stays put),
-    // so the exit is mispredicted once per batch. Each lane finds its backend's first
-    // slot free at the start of the batch; the claims are then made in turn, and a lane
-    // whose slot an earlier lane of the batch took walks on from there. That is exactly
-    // the slot the backend would have claimed one at a time: everything before it in its
-    // list was already taken.
-    const uint32_t lockstep_until = std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 85 / 100));
-    if (n >= kLanes && m >= kLockstepMinSize) {
-        while (filled + kLanes <= lockstep_until) {
-            uint32_t slot[kLanes], skip[kLanes], id[kLanes];
-            for (uint32_t k = 0; k < kLanes; ++k) {
-                id[k] = i + k >= n ? i + k - n : i + k;
-                slot[k] = ws[id[k]].next;
-                skip[k] = ws[id[k]].step[0];
-            }
-            for (;;) {
-                uint32_t busy = 0;
-                for (uint32_t k = 0; k < kLanes; ++k) {
-                    const uint32_t b = claimed[slot[k]];
-                    const uint32_t stepped = wrap(slot[k] + skip[k], m);
-                    busy |= b;
-                    slot[k] = b ? stepped : slot[k];
-                }
-                if (busy == 0) break;
-            }
-            for (uint32_t k = 0; k < kLanes; ++k) {
-                uint32_t s = slot[k];
-                while (claimed[s]) s = wrap(s + skip[k], m);
-                claimed[s] = 1;
-                out[s] = static_cast<uint16_t>(id[k]);
-                ws[id[k]].next = wrap(s + skip[k], m);
-            }
-            filled += kLanes;
-            i = i + kLanes >= n ? i + kLanes - n : i + kLanes;
-        }
-    }
+    if (lanes && filled < std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 90 / 100)))
+        fill_lanes(filled, i, std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 90 / 100)), table);
 
     // Then until about sqrt(M/5) slots are left: slot += skip, minus m when it wraps (no
     // modulo per probe); four probes per step so the loop-carried chain is one add per
@@ -201,16 +167,71 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
     if (filled < m) fill_tail(filled, i, table);
 }
 
+// A quarter to 90 % full: each claim takes one to ten probes and the loop exit is a
+// branch mispredicted about once per claim. Instead kLanes consecutive backends search
+// at once, one probe per lane per round without branching (a busy lane steps on, a
+// free one stays put); after each round the oldest lanes whose slots are free claim
+// them in turn and take the next backends. A lane's slot is re-checked when it claims,
+// so one taken meanwhile by an older lane makes it step on: each backend claims the
+// first slot of its list still free at its turn, exactly as one at a time would.
+__attribute__((noinline)) void MaglevBuilder::fill_lanes(uint32_t& filled, uint32_t& i, uint32_t lanes_until,
+                                                     std::span<uint16_t> table) {
+    const auto n = static_cast<uint32_t>(walkers_.size());
+    const auto m = static_cast<uint32_t>(table.size());
+    Walker* const ws = walkers_.data();
+    uint8_t* const claimed = claimed_.data();
+    uint16_t* const out = table.data();
+    uint32_t slot[kLanes], skip[kLanes], id[kLanes];
+    uint32_t next_id = i;
+    for (uint32_t k = 0; k < kLanes; ++k) {
+        id[k] = next_id;
+        slot[k] = ws[next_id].next;
+        skip[k] = ws[next_id].step[0];
+        next_id = next_id + 1 == n ? 0 : next_id + 1;
+    }
+    uint32_t head = 0;  // the lane of the oldest backend
+    while (filled < lanes_until) {
+        for (uint32_t k = 0; k < kLanes; ++k) {
+            const uint32_t busy = claimed[slot[k]];
+            const uint32_t stepped = wrap(slot[k] + skip[k], m);
+            slot[k] = busy ? stepped : slot[k];
+        }
+        while (!claimed[slot[head]] && filled < lanes_until) {
+            const uint32_t s = slot[head];
+            claimed[s] = 1;
+            out[s] = static_cast<uint16_t>(id[head]);
+            ws[id[head]].next = wrap(s + skip[head], m);
+            ++filled;
+            // n >= kLanes: the next backend is in no lane (or is this one, when n == kLanes).
+            id[head] = next_id;
+            slot[head] = ws[next_id].next;
+            skip[head] = ws[next_id].step[0];
+            next_id = next_id + 1 == n ? 0 : next_id + 1;
+            head = head + 1 == kLanes ? 0 : head + 1;
+        }
+    }
+    i = id[head];  // the lanes' progress is dropped: their backends search again from next
+}
+
 // The last few free slots: backend i's next claim is the free slot fewest steps ahead of
 // w.next in its permutation, steps(s) = (s - next) · skip⁻¹ mod M. A found target stays
 // right until someone else claims it, so each backend looks again only then or after its
 // own claim.
-void MaglevBuilder::fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table) {
+__attribute__((noinline)) void MaglevBuilder::fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table) {
     const auto n = static_cast<uint32_t>(walkers_.size());
     const auto m = static_cast<uint32_t>(table.size());
     free_.clear();
-    for (uint32_t s = 0; s < m; ++s)
-        if (!claimed_[s]) free_.push_back(s);
+    const uint8_t* claimed = claimed_.data();
+    uint32_t s = 0;
+    for (; s + 8 <= m; s += 8) {  // eight claimed bytes at a time: almost all are 1
+        uint64_t word;
+        std::memcpy(&word, claimed + s, sizeof word);
+        if (word == 0x0101010101010101ull) continue;
+        for (uint32_t k = s; k < s + 8; ++k)
+            if (!claimed[k]) free_.push_back(k);
+    }
+    for (; s < m; ++s)
+        if (!claimed[s]) free_.push_back(s);
     const double inv_m = 1.0 / m;
     for (;;) {
         Walker& w = walkers_[i];

@@ -56,11 +56,11 @@ MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m);
 // Cost: the plain fill probes about M·ln M slots, most of them in the last few free slots
 // (each backend walks past a nearly full table), and its loop exit is a mispredicted
 // branch about once per claim. So populate walks one probe at a time up to a quarter
-// full, then searches for kLanes backends at once without branches up to 85 % (one
-// mispredict per batch), then walks with four independent probes per step until about
-// sqrt(M/5) slots are left, then finds each backend's next slot among the few free ones
-// directly (its position in the backend's permutation is (slot - next) · skip⁻¹ mod M).
-// Every phase claims what the textbook fill claims: the result is the same table.
+// full, then keeps kLanes backends searching at once without branches up to 90 % (the
+// oldest claims when its slot is free), then walks with four independent probes per step
+// until about sqrt(M/5) slots are left, then finds each backend's next slot among the few
+// free ones directly (its position in the backend's permutation is (slot - next) · skip⁻¹
+// mod M). Every phase claims what the textbook fill claims: the result is the same table.
 class MaglevBuilder {
 public:
     // Writes table[0..size) with indices into `backends`. Preconditions: 1 <= backends.size()
@@ -74,8 +74,10 @@ private:
         uint32_t inverse;  // skip⁻¹ mod M, computed when first needed in the tail (0: not yet)
         uint32_t target;   // tail: its next slot while still free (kNoSlot: look again)
     };
-    static constexpr uint32_t kLanes = 16;  // backends searched in lockstep (16 fit in registers)
-    static constexpr uint32_t kLockstepMinSize = 32768;  // smaller tables: claimed_ in L1, mispredicts cheap
+    static constexpr uint32_t kLanes = 16;              // backends searching at once (more spill registers)
+    static constexpr uint32_t kLanesMinSize = 32768;    // smaller tables: claimed_ in L1, mispredicts cheap
+    // Separate functions: each loop gets the registers to itself.
+    void fill_lanes(uint32_t& filled, uint32_t& i, uint32_t until, std::span<uint16_t> table);
     void fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table);
 
     std::vector<Walker> walkers_;
