@@ -1,5 +1,6 @@
 #include "perf/scenario.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -132,13 +133,90 @@ void parse_services(const Reader& r, const YAML::Node& sv, Scenario& s) {
     }
 }
 
+// `policies:` — see PolicySpec.
+void parse_policies(const Reader& r, const YAML::Node& pv, Scenario& s) {
+    const std::string w = "policies";
+    r.only_keys(pv, w, {"count", "rules_per_policy", "select", "direction", "protocol", "peers", "peer_ip", "peer_prefix",
+                        "port", "port_span", "admit", "admit_peer", "admit_port"});
+    PolicySpec& ps = s.policies;
+    ps.count = r.integer<uint32_t>(r.required(pv, "count", w), w + ".count", 1, 1u << 20);
+    if (pv["rules_per_policy"])
+        ps.rules_per_policy = r.integer<uint32_t>(pv["rules_per_policy"], w + ".rules_per_policy", 1, 1u << 16);
+    if (uint64_t{ps.count} * ps.rules_per_policy > (1u << 20))
+        r.fail(pv["count"], w + ": count × rules_per_policy must be at most 1048576");
+    if (const YAML::Node sel = pv["select"]) {
+        if (!sel.IsSequence() || sel.size() == 0) r.fail(sel, w + ".select: expected a non-empty list of pod names");
+        for (size_t i = 0; i < sel.size(); i++) {
+            const std::string name = sel[i].Scalar();
+            bool found = false;
+            for (const auto& p : s.pods) found = found || p.key == name;
+            if (!found) r.fail(sel[i], w + ".select[" + std::to_string(i) + "]: no pod named \"" + name + "\"");
+            ps.select.push_back(name);
+        }
+    } else if (s.pods.empty()) {
+        r.fail(pv, w + ": the scenario has no pods to select");
+    }
+    if (const YAML::Node d = pv["direction"]) {
+        const std::string v = d.Scalar();
+        if (v == "egress") ps.ingress = false, ps.egress = true;
+        else if (v == "ingress") ps.ingress = true, ps.egress = false;
+        else if (v == "both") ps.ingress = ps.egress = true;
+        else r.fail(d, w + ".direction: expected egress, ingress or both");
+    }
+    if (const YAML::Node pn = pv["protocol"]) {
+        const std::string v = pn.Scalar();
+        if (v == "tcp") ps.protocol = acl::Protocol::kTcp;
+        else if (v == "udp") ps.protocol = acl::Protocol::kUdp;
+        else if (v == "sctp") ps.protocol = acl::Protocol::kSctp;
+        else r.fail(pn, w + ".protocol: expected tcp, udp or sctp");
+    }
+    if (const YAML::Node pn = pv["peers"]) {
+        const std::string v = pn.Scalar();
+        if (v == "ip_block") ps.peer_pods = false;
+        else if (v == "pod") ps.peer_pods = true;
+        else r.fail(pn, w + ".peers: expected ip_block or pod");
+    }
+    if (pv["peer_ip"]) ps.peer_ip = rte_be_to_cpu_32(r.ipv4(pv["peer_ip"], w + ".peer_ip"));
+    if (pv["peer_prefix"]) ps.peer_prefix = r.integer<uint8_t>(pv["peer_prefix"], w + ".peer_prefix", 8, 32);
+    if (pv["port"]) ps.port = r.integer<uint16_t>(pv["port"], w + ".port", 1, 65535);
+    if (pv["port_span"]) ps.port_span = r.integer<uint32_t>(pv["port_span"], w + ".port_span", 1, 65535);
+    if (uint64_t{ps.port} + ps.port_span - 1 > 65535) r.fail(pv["port_span"], w + ".port_span: port + port_span - 1 exceeds 65535");
+    if (const YAML::Node a = pv["admit"]) {
+        try {
+            ps.admit = a.as<bool>();
+        } catch (const YAML::Exception&) {
+            r.fail(a, w + ".admit: expected true or false");
+        }
+    }
+    if (const YAML::Node a = pv["admit_peer"]) {
+        const std::string v = a.Scalar();
+        const auto slash = v.find('/');
+        auto ip = config::parse_ipv4(v.substr(0, slash));
+        int len = 32;
+        if (slash != std::string::npos) {
+            try {
+                size_t used = 0;
+                len = std::stoi(v.substr(slash + 1), &used);
+                if (used != v.size() - slash - 1) len = -1;
+            } catch (const std::exception&) {
+                len = -1;
+            }
+        }
+        if (!ip || len < 0 || len > 32) r.fail(a, w + ".admit_peer: \"" + v + "\" is not an IPv4 CIDR (a.b.c.d/len)");
+        ps.admit_prefix = static_cast<uint8_t>(len);
+        ps.admit_ip = ip->value & (len == 0 ? 0u : ~0u << (32 - len));
+    }
+    if (pv["admit_port"]) ps.admit_port = r.integer<uint16_t>(pv["admit_port"], w + ".admit_port", 1, 65535);
+}
+
 Scenario parse(const YAML::Node& root, const std::string& source) {
     Reader r(source);
     Scenario s;
     s.source = source;
     s.runtime.idle_enabled = false;  // perf runs spin
     r.only_keys(root, "scenario",
-                {"workers", "burst", "rx_desc", "tx_desc", "mbufs", "gateway_mac", "enis", "pods", "services", "conntrack_max"});
+                {"workers", "burst", "rx_desc", "tx_desc", "mbufs", "gateway_mac", "enis", "pods", "services", "policies",
+                 "conntrack_max"});
     if (root["conntrack_max"])
         s.runtime.conntrack_max = r.integer<uint32_t>(root["conntrack_max"], "conntrack_max", 64, 64u << 20);
     if (root["workers"]) s.runtime.workers = r.integer<uint16_t>(root["workers"], "workers", 1, dp::kMaxWorkers);
@@ -196,10 +274,94 @@ Scenario parse(const YAML::Node& root, const std::string& source) {
         }
     }
     if (const YAML::Node sv = root["services"]) parse_services(r, sv, s);
+    if (const YAML::Node pv = root["policies"]) parse_policies(r, pv, s);
     return s;
 }
 
 }  // namespace
+
+PolicyCluster policy_cluster(const PolicySpec& spec, const std::vector<PolicyPod>& pods) {
+    PolicyCluster c;
+    auto split = [](const std::string& key) -> std::pair<std::string, std::string> {
+        const auto slash = key.find('/');
+        if (slash == std::string::npos) return {"default", key};
+        return {key.substr(0, slash), key.substr(slash + 1)};
+    };
+    std::set<std::string> namespaces, selected_ns;
+    for (const PolicyPod& lp : pods) {
+        auto [ns, name] = split(lp.key);
+        const bool selected = spec.select.empty() ||
+                              std::find(spec.select.begin(), spec.select.end(), lp.key) != spec.select.end();
+        acl::Pod p;
+        p.ns = ns;
+        p.name = name;
+        p.ips = {lp.ip};
+        p.labels = {{"enidp-perf/pod", name}};
+        if (selected) {
+            p.labels["enidp-perf/selected"] = "true";
+            selected_ns.insert(ns);
+        }
+        namespaces.insert(ns);
+        c.state.pods.push_back(std::move(p));
+        c.local.push_back(acl::LocalPod{ns, name, lp.id});
+    }
+    const uint64_t total = uint64_t{spec.count} * spec.rules_per_policy;
+    const uint64_t admit_at = total / 2;
+    const uint32_t stride = spec.peer_prefix == 32 ? 1u : 1u << (32 - spec.peer_prefix);
+    if (spec.peer_pods) {  // remote pods, one per rule, in their own namespace
+        namespaces.insert("enidp-perf-peers");
+        for (uint64_t k = 0; k < total; k++) {
+            acl::Pod p;
+            p.ns = "enidp-perf-peers";
+            p.name = "peer-" + std::to_string(k);
+            p.ips = {rte_cpu_to_be_32(spec.peer_ip + static_cast<uint32_t>(k))};
+            p.labels = {{"enidp-perf/peer", std::to_string(k)}};
+            p.node_name = "other-node";
+            c.state.pods.push_back(std::move(p));
+        }
+    }
+    for (const std::string& ns : namespaces)
+        c.state.namespaces.push_back(acl::Namespace{ns, {{"kubernetes.io/metadata.name", ns}}});
+    for (const std::string& ns : selected_ns) {
+        uint64_t k = 0;
+        for (uint32_t i = 0; i < spec.count; i++) {
+            acl::NetworkPolicy np;
+            np.ns = ns;
+            np.name = "perf-" + std::to_string(i);
+            np.pod_selector.match_labels = {{"enidp-perf/selected", "true"}};
+            np.policy_types_given = true;
+            np.type_ingress = spec.ingress;
+            np.type_egress = spec.egress;
+            std::vector<acl::Rule> rules;
+            for (uint32_t j = 0; j < spec.rules_per_policy; j++, k++) {
+                acl::Rule r;
+                acl::PolicyPort pp;
+                pp.protocol = spec.protocol;
+                acl::Peer peer;
+                if (spec.admit && k == admit_at) {
+                    pp.port = spec.admit_port;
+                    peer.ip_block = acl::IpBlock{rte_cpu_to_be_32(spec.admit_ip), spec.admit_prefix, {}};
+                } else {
+                    pp.port = static_cast<uint16_t>(spec.port + k % spec.port_span);
+                    if (spec.peer_pods) {
+                        peer.namespace_selector = acl::LabelSelector{{{"kubernetes.io/metadata.name", "enidp-perf-peers"}}, {}};
+                        peer.pod_selector = acl::LabelSelector{{{"enidp-perf/peer", std::to_string(k)}}, {}};
+                    } else {
+                        peer.ip_block = acl::IpBlock{rte_cpu_to_be_32(spec.peer_ip + static_cast<uint32_t>(k) * stride),
+                                                     spec.peer_prefix, {}};
+                    }
+                }
+                r.ports = {pp};
+                r.peers = {peer};
+                rules.push_back(std::move(r));
+            }
+            if (spec.ingress) np.ingress = rules;
+            if (spec.egress) np.egress = std::move(rules);
+            c.state.policies.push_back(std::move(np));
+        }
+    }
+    return c;
+}
 
 std::variant<Scenario, ScenarioError> parse_scenario(const std::string& yaml, const std::string& source) {
     try {

@@ -15,89 +15,82 @@
 #include "acl/compiler/snapshot_builder.hpp"
 #include "acl/fastpath/classify.hpp"
 #include "acl/fastpath/payload.hpp"
+#include "perf/bench/acl/synthetic_policy.hpp"
 
 namespace enidp::acl {
 namespace {
 
-constexpr uint32_t kEntriesPerPod = 100;
 constexpr uint16_t kBurst = 32;
+using bench::hitting_keys;
+using bench::synthetic_policy;
 
-// n allow entries spread over ceil(n / 100) isolated pods in both directions: remote
-// prefixes /16 to /32 in 10.0.0.0/8, TCP/UDP/SCTP, single ports or ranges.
-CompiledPolicy synthetic_policy(uint32_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    CompiledPolicy c;
-    c.policy_names = {"bench/p"};
-    const uint32_t pods = (n + kEntriesPerPod - 1) / kEntriesPerPod;
-    const uint8_t protos[] = {6, 17, 132};
-    for (uint32_t p = 0; p < pods; ++p) {
-        PodRules pr;
-        pr.id = p;
-        pr.ns = "bench";
-        pr.name = "pod" + std::to_string(p);
-        for (auto& dr : pr.dir) {
-            dr.isolated = true;
-            dr.selecting_policies = {0};
-            const uint32_t count = std::min(kEntriesPerPod, n - p * kEntriesPerPod);
-            for (uint32_t i = 0; i < count; ++i) {
-                AllowEntry e;
-                e.prefix_len = static_cast<uint8_t>(16 + rng() % 17);
-                const uint32_t host =
-                    (0x0a000000u | (rng() & 0x00ffffffu)) & (e.prefix_len == 0 ? 0 : ~0u << (32 - e.prefix_len));
-                e.addr = htonl(host);
-                e.protocol = protos[rng() % 3];
-                e.port_lo = static_cast<uint16_t>(1 + rng() % 30000);
-                e.port_hi = rng() % 4 == 0 ? static_cast<uint16_t>(e.port_lo + rng() % 1000) : e.port_lo;
-                e.rule = i;
-                dr.entries.push_back(e);
-            }
-        }
-        c.pods.push_back(std::move(pr));
-    }
-    return c;
-}
-
-// Keys inside random entries (so rte_acl walks to a match), both directions.
-std::vector<FlowKey> hitting_keys(const CompiledPolicy& c, size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
+// A synthetic snapshot of `rules` rules per direction and keys hitting random rules.
+struct ClassifyFixture {
+    CompiledPolicy compiled;
+    BuildResult built;
     std::vector<FlowKey> keys;
-    while (keys.size() < n) {
-        const PodRules& p = c.pods[rng() % c.pods.size()];
-        const int d = static_cast<int>(rng() % 2);
-        const AllowEntry& e = p.dir[d].entries[rng() % p.dir[d].entries.size()];
-        const uint32_t span = e.prefix_len == 32 ? 1u : 1u << (32 - e.prefix_len);
-        const uint32_t addr = ntohl(e.addr) + rng() % span;
-        const uint16_t port = static_cast<uint16_t>(e.port_lo + rng() % (e.port_hi - e.port_lo + 1u));
-        keys.push_back({p.id, htonl(addr), port, e.protocol, static_cast<Direction>(d)});
+    bool ok(benchmark::State& state) {
+        compiled = synthetic_policy(static_cast<uint32_t>(state.range(0)), 1);
+        built = SnapshotBuilder::build(compiled, 1);
+        if (!built.snapshot) state.SkipWithError(built.error.c_str());
+        keys = hitting_keys(compiled, 1 << 16, 2);
+        return built.snapshot != nullptr;
     }
-    return keys;
-}
+};
 
+// Bursts of 32 keys: one classify_burst call (one_by_one:0) or 32 classify_one calls
+// (one_by_one:1, as the pipeline's policy stage decides each new flow).
 void BM_ClassifyFirstPacket(benchmark::State& state) {
-    const auto rules = static_cast<uint32_t>(state.range(0));  // per direction
-    const CompiledPolicy c = synthetic_policy(rules, 1);
-    BuildResult b = SnapshotBuilder::build(c, 1);
-    if (!b.snapshot) {
-        state.SkipWithError(b.error.c_str());
-        return;
-    }
-    const std::vector<FlowKey> keys = hitting_keys(c, 1 << 16, 2);
+    ClassifyFixture fx;
+    if (!fx.ok(state)) return;
+    const bool one_by_one = state.range(1) != 0;
     Verdict out[kBurst];
     size_t at = 0;
     uint64_t denied = 0;
     for (auto _ : state) {
-        denied += classify_burst(*b.snapshot, &keys[at], out, kBurst);
+        if (one_by_one) {
+            for (uint16_t i = 0; i < kBurst; ++i) out[i] = classify_one(*fx.built.snapshot, fx.keys[at + i]);
+            for (const Verdict& v : out) denied += v.allowed() ? 0 : 1;
+        } else {
+            denied += classify_burst(*fx.built.snapshot, &fx.keys[at], out, kBurst);
+        }
         benchmark::DoNotOptimize(out);
-        at = (at + kBurst) & (keys.size() - 1);
+        at = (at + kBurst) & (fx.keys.size() - 1);
     }
     if (denied != 0) state.SkipWithError("a hitting key was denied");
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kBurst);
     state.counters["ns/packet"] = benchmark::Counter(static_cast<double>(state.iterations()) * kBurst,
                                                      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    state.counters["acl_rules"] = static_cast<double>(b.snapshot->acl_rule_count(Direction::kIngress) +
-                                                      b.snapshot->acl_rule_count(Direction::kEgress));
+    state.counters["acl_rules"] = static_cast<double>(fx.built.snapshot->acl_rule_count(Direction::kIngress) +
+                                                      fx.built.snapshot->acl_rule_count(Direction::kEgress));
 }
-BENCHMARK(BM_ClassifyFirstPacket)->Arg(10)->Arg(1000)->Arg(10000)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_ClassifyFirstPacket)
+    ->ArgNames({"rules", "one_by_one"})
+    ->ArgsProduct({{10, 1000, 10000}, {0, 1}})
+    ->Unit(benchmark::kNanosecond);
+
+// One key per rte_acl_classify_alg call with a given algorithm (1 scalar, 2 SSE, 3 AVX2).
+void BM_ClassifyOneAlg(benchmark::State& state) {
+    ClassifyFixture fx;
+    if (!fx.ok(state)) return;
+    const auto alg = static_cast<enum rte_acl_classify_alg>(state.range(1));
+    std::vector<AclKey> acl_keys(fx.keys.size());
+    for (size_t i = 0; i < fx.keys.size(); ++i) detail::fill_acl_key(acl_keys[i], fx.keys[i]);
+    size_t at = 0;
+    uint64_t denied = 0;
+    for (auto _ : state) {
+        const uint8_t* data[1] = {reinterpret_cast<const uint8_t*>(&acl_keys[at])};
+        uint32_t r = 0;
+        if (rte_acl_classify_alg(fx.built.snapshot->context(fx.keys[at].direction), data, &r, 1, 1, alg) != 0) {
+            state.SkipWithError("algorithm not supported");
+            return;
+        }
+        denied += r == 0;
+        at = (at + 1) & (fx.keys.size() - 1);
+    }
+    if (denied != 0) state.SkipWithError("a hitting key was denied");
+}
+BENCHMARK(BM_ClassifyOneAlg)->ArgNames({"rules", "alg"})->ArgsProduct({{10, 10000}, {1, 2, 3}})->Unit(benchmark::kNanosecond);
 
 // Pods no policy selects: answered from the pod flags without rte_acl.
 void BM_ClassifyNotIsolated(benchmark::State& state) {
