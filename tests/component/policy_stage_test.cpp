@@ -301,6 +301,37 @@ TEST_F(PolicyStageTest, PayloadDenyPatternDropsMatchingDatagramsOnly) {
     EXPECT_EQ(pub_->counters[0].denied_by_payload[0].get(), 2u);
 }
 
+TEST_F(PolicyStageTest, PayloadOnTcpScansTheFirstClientSegmentsOnly) {
+    acl::PayloadPolicy pp;
+    pp.ns = "default";
+    pp.name = "tcp-sig";
+    pp.pod_selector = labels({{"app", "server"}});
+    pp.direction = acl::PayloadPolicy::Direction::kIngress;
+    acl::PolicyPort port;
+    port.protocol = acl::Protocol::kTcp;
+    port.port = 9000;
+    pp.ports = {port};
+    pp.patterns = {"EVIL"};
+    policies({}, {pp});
+    auto seg = [](uint8_t flags, const std::string& text) {
+        PacketBuilder b;
+        std::vector<uint8_t> bytes(text.begin(), text.end());
+        b.eth(kVpcGwMac, kEni1Mac).ipv4(kClient, kPod1).tcp(5555, 9000, flags, 1, 1);
+        if (!bytes.empty()) b.payload(std::span<const uint8_t>(bytes));
+        return b.build();
+    };
+    ASSERT_FALSE(send(kEni1Port, seg(kSyn, "")).dropped);  // no payload: nothing to scan
+    ASSERT_FALSE(send(kEni1Port, seg(kAck, "hello")).dropped);
+    Out bad = send(kEni1Port, seg(kAck, "xxEVILxx"));
+    ASSERT_TRUE(bad.dropped);
+    EXPECT_EQ(bad.why, dp::Drop::kPayloadDenied);
+    // The server's reply is not scanned (ingress rules look at what the pod receives).
+    EXPECT_FALSE(send(kPod1Port, tcp_from_pod1(kClient, 9000, 5555, kAck)).dropped);
+    for (int i = 0; i < dp::kPayloadTcpPackets; i++) send(kEni1Port, seg(kAck, "data"));
+    // Past the first kPayloadTcpPackets client segments with data, the flow is no longer scanned.
+    EXPECT_FALSE(send(kEni1Port, seg(kAck, "EVIL again")).dropped);
+}
+
 TEST_F(PolicyStageTest, CountersAndTheVerdictLogNameThePolicy) {
     acl::Rule r;
     r.peers = {pod_peer({{"app", "client"}})};
