@@ -127,6 +127,12 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
     const uint16_t port = policy_detail::server_port(proto, port_be);
     const uint32_t ci = s.pod_by_ip.find(client);
     const uint32_t si = s.pod_by_ip.find(server);
+    // "Traffic to and from the node where a Pod is running is always allowed" (Kubernetes
+    // NetworkPolicy): kubelet probes must reach isolated pods. The node's addresses are the
+    // config's node_ips, kept in the Service table.
+    const lb::ServiceTable* nodes = s.lb.table;
+    const bool client_is_node = nodes != nullptr && nodes->is_node_ip(client);
+    const bool server_is_node = nodes != nullptr && nodes->is_node_ip(server);
     const acl::PayloadSnapshot* payload = ps.payload();
     // Egress of the client pod.
     if (ci != kNoIndex) {
@@ -134,7 +140,7 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
         const uint8_t fl = ps.pod_flags(pid);
         if ((fl & acl::kPodKnown) == 0) return PolicyDecision{Drop::kPolicyPending, false, 0, pid, server, acl::Direction::kEgress};
         if (fl & (acl::kPodIsolatedIngress | acl::kPodIsolatedEgress)) d.track = true;
-        if (fl & acl::kPodIsolatedEgress) {
+        if ((fl & acl::kPodIsolatedEgress) && !server_is_node) {
             const acl::Verdict v = acl::classify_one(ps, acl::FlowKey{pid, server, port, proto, acl::Direction::kEgress});
             d.pod = pid;
             d.peer = server;
@@ -153,7 +159,7 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
         const uint8_t fl = ps.pod_flags(pid);
         if ((fl & acl::kPodKnown) == 0) return PolicyDecision{Drop::kPolicyPending, false, 0, pid, client, acl::Direction::kIngress};
         if (fl & (acl::kPodIsolatedIngress | acl::kPodIsolatedEgress)) d.track = true;
-        if (fl & acl::kPodIsolatedIngress) {
+        if ((fl & acl::kPodIsolatedIngress) && !client_is_node) {
             const acl::Verdict v = acl::classify_one(ps, acl::FlowKey{pid, client, port, proto, acl::Direction::kIngress});
             if (d.pod == UINT32_MAX || !v.allowed()) {
                 d.pod = pid;

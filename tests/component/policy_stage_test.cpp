@@ -175,6 +175,21 @@ TEST_F(PolicyStageTest, IngressIsolationAdmitsOnlyTheSelectedPeerAndPort) {
     EXPECT_EQ(to0.port, kPod0Port);
 }
 
+TEST_F(PolicyStageTest, TheNodeItselfAlwaysReachesIsolatedPods) {
+    apply({}, {});  // publishes the node's addresses (node_ips) with an empty Service table
+    policies({ingress_policy("deny-all", {{"app", "server"}}, {}), egress_policy("deny-out", {{"app", "server"}}, {})});
+    // A kubelet probe from the node's address: admitted although pod1 is isolated both ways.
+    Out probe = send(kEni1Port, tcp_from_eni(kEni1Mac, kNodeIp, kPod1, 5555, 8080, kSyn));
+    ASSERT_FALSE(probe.dropped) << dp::drop_name(probe.why);
+    EXPECT_EQ(probe.port, kPod1Port);
+    Out to_node = send(kPod1Port, tcp_from_pod1(kNodeIp, 40000, 10250, kSyn));
+    EXPECT_FALSE(to_node.dropped) << dp::drop_name(to_node.why);
+    // Anyone else: denied.
+    Out other = send(kEni1Port, tcp_from_eni(kEni1Mac, kClient, kPod1, 5555, 8080, kSyn));
+    ASSERT_TRUE(other.dropped);
+    EXPECT_EQ(other.why, dp::Drop::kPolicyDenied);
+}
+
 TEST_F(PolicyStageTest, IpBlockAdmitsExternalClientsButNotTheExcept) {
     acl::Rule r;
     acl::Peer peer = cidr_peer(kClient & 0xFFFFFF00u, 24);
