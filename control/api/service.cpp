@@ -70,8 +70,8 @@ grpc::Status Service::ApplyObjects(grpc::ServerContext*, const v1::ApplyObjectsR
                                    v1::ApplyObjectsResponse* resp) {
     auto decoded = decode_objects(*req);
     if (auto* e = std::get_if<FieldError>(&decoded)) return invalid(*e);
-    const auto& d = std::get<DecodedObjects>(decoded);
-    auto r = store_.apply_all(d.objects, objects::Source::kGrpc);
+    auto& d = std::get<DecodedObjects>(decoded);
+    auto r = store_.apply_all_moved(d.objects, objects::Source::kGrpc);  // moved into the store on success
     if (auto* e = std::get_if<objects::Error>(&r)) {
         std::string at = "objects";
         for (size_t k = 0; k < d.objects.size(); k++)

@@ -99,7 +99,7 @@ void Store::commit_locked(Pending& p, Source source, std::vector<Change>& change
         return;
     }
     const uint64_t gen = ++generation_;
-    Entry entry{*p.object, std::move(*p.model), source, gen};
+    Entry entry{p.movable != nullptr ? std::move(*p.movable) : *p.object, std::move(*p.model), source, gen};
     if (it != entries_.end()) {
         live_.erase(it->second.generation);
         it->second = std::move(entry);
@@ -120,14 +120,17 @@ void Store::notify(const std::vector<Change>& changes) {
     for (const Listener& l : listeners) l(changes);
 }
 
-Result<ApplyOutcome> Store::apply_batch(const std::vector<Object>& objects, Source source, bool replace) {
+Result<ApplyOutcome> Store::apply_batch(const std::vector<Object>& objects, Source source, bool replace,
+                                        std::vector<Object>* owned) {
     // Validate everything before touching the store.
     std::vector<Pending> pending;
+    pending.reserve(objects.size());
     std::optional<std::string> ignored;
-    std::set<Key> named;
-    for (const Object& o : objects) {
-        Pending p{Key{o.kind, o.ns, o.name}, &o, std::nullopt};
-        named.insert(p.key);
+    std::set<Key> named;  // replace only
+    for (size_t i = 0; i < objects.size(); ++i) {
+        const Object& o = objects[i];
+        Pending p{Key{o.kind, o.ns, o.name}, &o, owned != nullptr ? &(*owned)[i] : nullptr, std::nullopt};
+        if (replace) named.insert(p.key);
         if (auto reason = ignore_reason(o)) {
             ignored = o.describe() + ": " + *reason;
             p.object = nullptr;  // not ours: whatever we held under this key goes
@@ -167,6 +170,10 @@ Result<ApplyOutcome> Store::apply(const Object& object, Source source) {
 
 Result<ApplyOutcome> Store::apply_all(const std::vector<Object>& objects, Source source) {
     return apply_batch(objects, source, false);
+}
+
+Result<ApplyOutcome> Store::apply_all_moved(std::vector<Object>& objects, Source source) {
+    return apply_batch(objects, source, false, &objects);
 }
 
 Result<ApplyOutcome> Store::replace_source(const std::vector<Object>& objects, Source source) {

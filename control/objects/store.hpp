@@ -90,6 +90,10 @@ public:
     Result<ApplyOutcome> apply(const Object& object, Source source);
     // All or nothing: every object is validated first; the first error leaves the store unchanged.
     Result<ApplyOutcome> apply_all(const std::vector<Object>& objects, Source source);
+    // The same, moving the objects into the store once every one is valid (on an error they
+    // are left as they were; on success they are moved-from): no copy of each body (the API's
+    // bulk applies).
+    Result<ApplyOutcome> apply_all_moved(std::vector<Object>& objects, Source source);
     // apply_all, then removes what `source` wrote earlier and `objects` no longer hold (a
     // manifest reload, a watch re-list). Objects last written by other sources are kept.
     Result<ApplyOutcome> replace_source(const std::vector<Object>& objects, Source source);
@@ -119,13 +123,16 @@ private:
     struct Pending {
         Key key;
         const Object* object = nullptr;  // nullptr: remove
+        Object* movable = nullptr;       // the same object when the caller gave it away
         std::optional<Model> model;
     };
     // Runs under mu_: stores `p` and records the change, if it changes anything.
     void commit_locked(Pending& p, Source source, std::vector<Change>& changes);
     void erase_locked(const Key& key, std::vector<Change>& changes);
     void notify(const std::vector<Change>& changes);
-    Result<ApplyOutcome> apply_batch(const std::vector<Object>& objects, Source source, bool replace);
+    // `owned`: the same vector when its objects may be moved into the store.
+    Result<ApplyOutcome> apply_batch(const std::vector<Object>& objects, Source source, bool replace,
+                                     std::vector<Object>* owned = nullptr);
 
     using Entries = std::map<Key, Entry>;
     mutable std::mutex mu_;
