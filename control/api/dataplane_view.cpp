@@ -262,6 +262,7 @@ std::string DaemonView::dump_policy(const std::string& pod, v1::DumpFormat forma
             else text += acl::dump_pod_text(c, p);
         }
     }
+    if (!json && policies_ != nullptr) text += policies_->offload_text();
     out.set_dump(json ? arr.dump(2) + "\n" : text);
     return "";
 }

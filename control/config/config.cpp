@@ -531,7 +531,7 @@ Pod parse_pod(const Field& item, const Config& c, Seen& seen) {
 Config parse_config(const YAML::Node& root, const std::string& source) {
     const MapReader top(Field{root, "", line_of(root, 1)},
                         {"node_name", "eal", "workers", "burst", "rx_desc", "tx_desc", "mempool", "idle_backoff",
-                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "kubernetes", "metrics", "api"});
+                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "policy", "kubernetes", "metrics", "api"});
     Config c;
     c.source = source;
     c.gateway_mac = kDefaultGatewayMac;
@@ -610,6 +610,14 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
         m.read("ct_udp_s", c.lb.ct_udp_s, int_in(1, 86400));
         m.read("ct_udp_stream_s", c.lb.ct_udp_stream_s, int_in(1, 86400));
         m.read("min_sync_period_ms", c.lb.min_sync_period_ms, int_in(0, 60000));
+    }
+
+    if (const Field* f = top.get("policy")) {
+        const MapReader m(*f, {"offload", "offload_max_rules", "log_allow_one_in", "log_denies_per_second"});
+        m.read("offload", c.policy.offload, read_bool);
+        m.read("offload_max_rules", c.policy.offload_max_rules, int_in(1, 65536));
+        m.read("log_allow_one_in", c.policy.log_allow_one_in, int_in(0, 1 << 30));
+        m.read("log_denies_per_second", c.policy.log_denies_per_second, int_in(0, 1 << 30));
     }
 
     if (const Field* f = top.get("kubernetes")) {

@@ -108,6 +108,14 @@ struct KubernetesSettings {
     std::string kubeconfig;    // path; empty: $KUBECONFIG, then the in-cluster service account
 };
 
+// NetworkPolicy enforcement (acl/, dataplane/fastpath/policy_stage.hpp).
+struct PolicySettings {
+    bool offload = false;                  // try rte_flow NIC drops on each pod's ENI (acl/offload)
+    uint32_t offload_max_rules = 256;      // per pod; beyond it nothing of the policy is offloaded
+    uint32_t log_allow_one_in = 64;        // verdict log: one allowed decision in N (0: none)
+    uint32_t log_denies_per_second = 1000; // verdict log: denials per worker and second
+};
+
 // Prometheus /metrics, /healthz, /readyz (control/metrics).
 struct MetricsSettings {
     bool enabled = true;
@@ -124,6 +132,7 @@ struct Config {
     // Services, EndpointSlices, ...: the node's desired state until the API watcher runs.
     std::vector<std::string> manifests;
     LbSettings lb;
+    PolicySettings policy;
     KubernetesSettings kubernetes;
     MetricsSettings metrics;
     EalSettings eal;

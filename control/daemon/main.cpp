@@ -229,7 +229,9 @@ int run(int argc, char** argv) {
         first_sync = services->sync();
         report_sync(first_sync);
         // Before the workers start: the boot pods' policy is in force from their first packet.
-        policies = std::make_unique<reconcile::PolicyReconciler>(store, *dataplane);
+        policies = std::make_unique<reconcile::PolicyReconciler>(
+            store, *dataplane, reconcile::PolicyOptions{cfg.policy.offload, cfg.policy.offload_max_rules});
+        dataplane->set_verdict_sampling(cfg.policy.log_allow_one_in, cfg.policy.log_denies_per_second);
         report_policy_sync(policies->sync());
         if (auto s = dataplane->start_workers(); !s.ok) {
             std::fprintf(stderr, "enidp: %s\n", s.message.c_str());

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <set>
 
+#include <rte_byteorder.h>
 #include <rte_lcore.h>
 
+#include "acl/compiler/cidr.hpp"
 #include "acl/compiler/snapshot_builder.hpp"
 #include "control/objects/convert.hpp"
 
@@ -34,6 +36,42 @@ bool PolicyReconciler::relevant_change() {
     return false;
 }
 
+PolicyReconciler::~PolicyReconciler() = default;  // EniOffload flushes its rules
+
+std::map<uint16_t, acl::OffloadPlan> PolicyReconciler::plan_offload(const acl::CompiledPolicy& c) const {
+    std::map<uint16_t, acl::OffloadPlan> plans;
+    if (!opts_.offload) return plans;
+    acl::OffloadOptions o;
+    o.max_rules = opts_.offload_max_rules;
+    // Sources the software path admits outside NetworkPolicy: the node itself, and Service
+    // backends answering flows SNATed to an ENI address (which may be the pod's own).
+    const lb::ServiceTable& t = dp_.services();
+    for (uint32_t ip : t.node_ips) o.extra_allowed.push_back(acl::make_prefix(rte_be_to_cpu_32(ip), 32));
+    for (const lb::Backend& b : t.backends)
+        if (!b.local) o.extra_allowed.push_back(acl::make_prefix(rte_be_to_cpu_32(b.ip), 32));
+    const auto ports = dp_.pod_eni_ports();
+    for (const acl::PodRules& p : c.pods) {
+        auto it = ports.find(p.ns + "/" + p.name);
+        if (it == ports.end()) continue;
+        plans[it->second] = acl::plan_eni_offload(p, o);
+    }
+    return plans;
+}
+
+std::string PolicyReconciler::offload_text() const {
+    if (!opts_.offload) return "offload: off (policy.offload)\n";
+    std::string out;
+    for (const auto& [port, off] : offload_) {
+        const acl::OffloadState& st = off->state();
+        out += "offload: ENI port " + std::to_string(port) + " pod " + st.pod + ": " +
+               (st.policy_in_nic ? "policy drops in the NIC" : "policy in software") +
+               (st.plan_reason.empty() ? "" : " (" + st.plan_reason + ")") + "\n";
+        out += off->describe();
+    }
+    if (out.empty()) out = "offload: on, no ENI has a plan\n";
+    return out;
+}
+
 PolicySyncReport PolicyReconciler::sync(bool force) {
     PolicySyncReport r;
     auto pods = dp_.policy_pods();
@@ -52,6 +90,7 @@ PolicySyncReport PolicyReconciler::sync(bool force) {
     r.local_pods = pods.size();
     if (snap.policies.empty() && snap.payload_policies.empty()) {
         seen_pods_ = std::move(pods);
+        offload_.clear();  // NIC drops go before the software policy does
         if (dp_.policy() != nullptr) {
             dp_.set_policy(nullptr);
             r.rebuilt = true;
@@ -104,7 +143,23 @@ PolicySyncReport PolicyReconciler::sync(bool force) {
     ++snapshot_generation_;
     r.rules_ingress = b.snapshot->acl_rule_count(acl::Direction::kIngress);
     r.rules_egress = b.snapshot->acl_rule_count(acl::Direction::kEgress);
+    // NIC rules the new policy no longer wants go first, new ones after the publication.
+    const auto plans = plan_offload(c.policy);
+    for (auto it = offload_.begin(); it != offload_.end();) {
+        auto p = plans.find(it->first);
+        if (p == plans.end()) {
+            it = offload_.erase(it);
+        } else {
+            it->second->retire(p->second);
+            ++it;
+        }
+    }
     dp_.set_policy(std::shared_ptr<const acl::PolicySnapshot>(std::move(b.snapshot)));
+    for (const auto& [port, plan] : plans) {
+        auto& off = offload_[port];
+        if (off == nullptr) off = std::make_unique<acl::EniOffload>(port);
+        off->sync(plan);
+    }
     r.publish_ms = std::chrono::duration<double, std::milli>(clock::now() - t2).count();
     r.rebuilt = true;
     r.active = true;

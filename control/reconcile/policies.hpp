@@ -10,10 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "acl/compiler/compiler.hpp"
+#include "acl/offload/eni_offload.hpp"
+#include "acl/offload/plan.hpp"
 #include "control/objects/store.hpp"
 #include "dataplane/runtime/dataplane.hpp"
 
@@ -30,16 +34,30 @@ struct PolicySyncReport {
     std::vector<std::string> warnings;  // inputs read leniently (see acl compiler)
 };
 
+struct PolicyOptions {
+    // rte_flow NIC drops on each pod's ENI (acl/offload): planned from the compiled policy,
+    // stale rules removed before a snapshot is published and new ones added after it, so the
+    // NIC never drops what the published software policy admits for longer than a publication.
+    bool offload = false;
+    uint32_t offload_max_rules = 256;
+};
+
 class PolicyReconciler {
 public:
-    PolicyReconciler(const objects::Store& store, dp::Dataplane& dataplane) : store_(store), dp_(dataplane) {}
+    PolicyReconciler(const objects::Store& store, dp::Dataplane& dataplane, PolicyOptions opts = {})
+        : store_(store), dp_(dataplane), opts_(opts) {}
+    ~PolicyReconciler();
 
     PolicySyncReport sync(bool force = false);
     // The last successful compile (for per-pod dumps); empty before the first.
     const acl::CompiledPolicy& compiled() const { return compiled_; }
+    // The NIC offload per ENI port: each plan's reason and every rule's state (text).
+    std::string offload_text() const;
 
 private:
     bool relevant_change();
+    // Plans for every local pod with an ENI (empty when offload is off or nothing is published).
+    std::map<uint16_t, acl::OffloadPlan> plan_offload(const acl::CompiledPolicy& c) const;
 
     const objects::Store& store_;
     dp::Dataplane& dp_;
@@ -48,6 +66,8 @@ private:
     uint64_t snapshot_generation_ = 0;
     bool first_ = true;
     acl::CompiledPolicy compiled_;
+    PolicyOptions opts_;
+    std::map<uint16_t, std::unique_ptr<acl::EniOffload>> offload_;  // by ENI port
 };
 
 }  // namespace enidp::reconcile

@@ -503,6 +503,14 @@ std::map<std::string, uint32_t> Dataplane::pod_ips() const {
     return out;
 }
 
+std::map<std::string, uint16_t> Dataplane::pod_eni_ports() const {
+    std::map<std::string, uint16_t> out;
+    for (const auto& [key, p] : pods_)
+        for (const auto& e : enis_)
+            if (e->spec.name == p.spec.eni) out.emplace(key, e->port);
+    return out;
+}
+
 void Dataplane::set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second) {
     for (auto& w : workers_) {
         w->policy_worker().allow_sample = allow_one_in;

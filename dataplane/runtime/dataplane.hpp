@@ -129,6 +129,7 @@ public:
     // Every local pod with the id the policy compiler must use for it.
     std::vector<std::pair<std::string, uint32_t>> policy_pods() const;
     std::map<std::string, uint32_t> pod_ips() const;  // pod key → IPv4 (network order)
+    std::map<std::string, uint16_t> pod_eni_ports() const;  // pod key → its ENI's port
     // Verdict log records after `seq` (drained from the workers on tick()).
     std::vector<VerdictLogEntry> verdicts_since(uint64_t seq, size_t max) const { return policy_rt_.log_since(seq, max); }
     void set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second);

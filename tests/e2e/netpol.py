@@ -131,7 +131,8 @@ class NetworkPolicyE2E(unittest.TestCase):
         cls.metrics_port = 19000 + os.getpid() % 1000
         cls.topo = Topology(BUILD, prefix="enidp-np", pods=("pod-c",), manifests=OBJECTS + game_policy(8080) + PAYLOAD,
                             api=cls.sock,
-                            extra_config=(f"metrics: {{enabled: true, address: 127.0.0.1, port: {cls.metrics_port}}}",))
+                            extra_config=(f"metrics: {{enabled: true, address: 127.0.0.1, port: {cls.metrics_port}}}",
+                                          "policy: {offload: true, log_allow_one_in: 1}"))
         try:
             cls.topo.setup_vpc()
             cls.procs.append(subprocess.Popen(["ip", "netns", "exec", cls.topo.vpc, sys.executable, "-c", VPC_SERVER,
@@ -207,6 +208,9 @@ class NetworkPolicyE2E(unittest.TestCase):
         dump = self.ctl("policy", "demo/pod-c").stdout
         self.assertIn("demo/game-in", dump)
         self.assertIn("10.0.0.100/32", dump)
+        # NIC offload is on: pod-c (isolated for ingress only) gets a plan, whose reason says why
+        # no policy drop can go to the NIC (replies to its own connections come from anywhere).
+        self.assertRegex(dump, r"offload: ENI port \d+ pod demo/pod-c: policy in software \(.*egress.*\)")
         self.assertEqual(json.loads(self.ctl("policy", "-o", "json").stdout)[0]["pod"], "demo/pod-c")
         r = self.ctl("policy", "not-a-pod-name", check=False)
         self.assertNotEqual(r.returncode, 0)

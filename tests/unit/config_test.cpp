@@ -314,6 +314,21 @@ class ConfigBadInput : public ::testing::TestWithParam<BadCase> {};
 
 TEST(ConfigBadInputBase, IsValid) { ok(load_string(kBase, "enidp.yaml")); }
 
+TEST(ConfigLoad, PolicySection) {
+    const Config d = ok(load_string(kBase, "enidp.yaml"));
+    EXPECT_FALSE(d.policy.offload);
+    EXPECT_EQ(d.policy.offload_max_rules, 256u);
+    EXPECT_EQ(d.policy.log_allow_one_in, 64u);
+    EXPECT_EQ(d.policy.log_denies_per_second, 1000u);
+    const Config c = ok(load_string(edit({{"workers: 2", "workers: 2\npolicy: {offload: true, offload_max_rules: 32, "
+                                                         "log_allow_one_in: 0, log_denies_per_second: 10}"}}),
+                                    "enidp.yaml"));
+    EXPECT_TRUE(c.policy.offload);
+    EXPECT_EQ(c.policy.offload_max_rules, 32u);
+    EXPECT_EQ(c.policy.log_allow_one_in, 0u);
+    EXPECT_EQ(c.policy.log_denies_per_second, 10u);
+}
+
 TEST_P(ConfigBadInput, ReportsLineAndReason) {
     const BadCase& c = GetParam();
     ConfigResult r;
@@ -339,6 +354,11 @@ INSTANTIATE_TEST_SUITE_P(
                 edit({{"  - namespace: default\n    name: cache-0", "  - {namespace: default\n    name: cache-0"}}), 26,
                 "YAML syntax error: end of map flow not found"},
         BadCase{"TwoDocuments", head(4) + "---\nnode_name: b\n", 6, "a second YAML document"},
+        BadCase{"PolicyUnknownKey", edit({{"workers: 2", "workers: 2\npolicy:\n  ofload: true"}}), 6,
+                "unknown key \"ofload\""},
+        BadCase{"PolicyOffloadNotBool", edit({{"workers: 2", "workers: 2\npolicy: {offload: maybe}"}}), 5, "offload"},
+        BadCase{"PolicyMaxRulesZero", edit({{"workers: 2", "workers: 2\npolicy:\n  offload_max_rules: 0"}}), 6,
+                "offload_max_rules"},
         BadCase{"TopIsList", "- node_name: a\n", 1, "expected a map at top level, got a list"},
         BadCase{"UnknownTopKey", edit({{"workers: 2", "wrokers: 2"}}), 4,
                 "unknown key \"wrokers\" at top level (did you mean \"workers\"?)"},
