@@ -93,6 +93,25 @@ POD_SERVER = textwrap.dedent("""\
         d, a = u.recvfrom(2048); u.sendto(b"echo " + d, a)
     """)
 
+# N datagrams at about 2 kpps from src to host:port, waiting for each echo (up to 1 s);
+# prints how many were answered.
+UDP_STREAM = textwrap.dedent("""\
+    import socket, sys, time
+    src, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+    s.bind((src, 0)); s.connect((host, port))
+    ok = 0
+    for i in range(n):
+        s.send(b"tick %d" % i)
+        try:
+            while s.recv(100) != b"echo tick %d" % i:
+                pass
+            ok += 1
+        except (socket.timeout, TimeoutError):
+            pass
+    print(ok)
+    """)
+
 # A TCP server in the VPC namespace (for pod-c's outgoing connection).
 VPC_SERVER = textwrap.dedent("""\
     import socket, sys
@@ -268,6 +287,37 @@ class NetworkPolicyE2E(unittest.TestCase):
         self.assertEqual(self.probe_from_vpc("udp", 7777, "game state"), "echo game state")
         st = self.topo.wait_stats(lambda s: s["drops"]["payload_denied"] > before, 5, "payload_denied counted")
         self.assertGreaterEqual(st["policy"]["denied_by_payload_policy"].get("demo/no-amplification", 0), 1)
+
+    def test_4b_policy_publications_under_traffic_lose_nothing(self):
+        """20 policy publications (unrelated NetworkPolicies applied over the API) while a UDP
+        stream to pod-c runs: every datagram is answered and no policy drop is counted."""
+        before = self.topo.stats()["drops"]
+        n = 3000
+        stream = subprocess.Popen(
+            ["ip", "netns", "exec", self.topo.vpc, sys.executable, "-c", UDP_STREAM, VPC_HOST, POD_IP, "7777", str(n)],
+            stdout=subprocess.PIPE, text=True)
+        gen = self.topo.stats()["policy"]["generation"]
+        for i in range(20):
+            extra = textwrap.dedent(f"""\
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: {{name: churn-{i}, namespace: demo}}
+                spec:
+                  podSelector: {{matchLabels: {{app: other-{i}}}}}
+                  ingress: [{{from: [{{ipBlock: {{cidr: 10.{i}.0.0/16}}}}]}}]
+                """)
+            path = os.path.join(self.topo.dir, f"churn-{i}.yaml")
+            with open(path, "w") as f:
+                f.write(extra)
+            self.ctl("apply", "-f", path)
+        out, _ = stream.communicate(timeout=60)
+        answered = int(out.split()[0])
+        after = self.topo.wait_stats(lambda s: s["policy"]["generation"] >= gen + 20, 10, "20 publications")
+        for reason in ("policy_denied", "policy_pending", "payload_denied", "tx_full", "handoff_full", "no_port"):
+            self.assertEqual(after["drops"][reason], before[reason], reason)
+        self.assertEqual(answered, n, out)
+        for i in range(20):
+            self.ctl("delete", "NetworkPolicy", f"demo/churn-{i}")
 
     def test_5_policy_change_by_reload_closes_the_port(self):
         gen = self.topo.stats()["policy"]["generation"]
