@@ -14,7 +14,7 @@ PKGS=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # demo / e2e tools
-  iproute2 iputils-ping tcpdump procps python3 python3-yaml
+  iproute2 iputils-ping tcpdump procps python3 python3-yaml openssl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

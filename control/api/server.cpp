@@ -32,7 +32,7 @@ bool someone_listens(const std::string& path) {
 
 }  // namespace
 
-std::string Server::start(const std::string& socket_path, Service& service) {
+std::string Server::start(const std::string& socket_path, Service& service, const TlsListener* tls) {
     if (socket_path.empty()) return "api.socket is empty";
     if (socket_path.size() >= sizeof(sockaddr_un::sun_path))
         return "api socket path " + socket_path + " is longer than " +
@@ -53,6 +53,12 @@ std::string Server::start(const std::string& socket_path, Service& service) {
     }
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+    if (tls != nullptr) {
+        grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+        o.pem_root_certs = tls->client_ca;
+        o.pem_key_cert_pairs.push_back({tls->private_key, tls->cert_chain});
+        builder.AddListeningPort(tls->address, grpc::SslServerCredentials(o), &tcp_port_);
+    }
     builder.RegisterService(&service);
     // A whole node's objects (10,000 Services with their slices) in one apply exceed gRPC's 4 MB default.
     builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
@@ -61,7 +67,11 @@ std::string Server::start(const std::string& socket_path, Service& service) {
     const mode_t old_mask = ::umask(0177);
     server_ = builder.BuildAndStart();
     ::umask(old_mask);
-    if (!server_) return "cannot listen on unix:" + socket_path;
+    if (!server_) return "cannot listen on unix:" + socket_path + (tls != nullptr ? " and " + tls->address : "");
+    if (tls != nullptr && tcp_port_ == 0) {
+        stop();
+        return "cannot listen on " + tls->address + " (TLS)";
+    }
     if (::chmod(socket_path.c_str(), 0600) != 0) {
         const std::string e = std::strerror(errno);
         stop();

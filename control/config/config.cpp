@@ -1,5 +1,7 @@
 #include "control/config/config.hpp"
 
+#include <unistd.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -580,7 +582,7 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
     }
 
     if (const Field* f = top.get("api")) {
-        const MapReader m(*f, {"socket"});
+        const MapReader m(*f, {"socket", "tcp"});
         m.read("socket", c.api_socket, [](const Field& x) {
             std::string v = read_string(x);
             // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
@@ -588,6 +590,30 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
             if (v.size() > 107) x.fail("the path is " + std::to_string(v.size()) + " bytes long (at most 107)");
             return v;
         });
+        if (const Field* t = m.get("tcp")) {
+            const MapReader tm(*t, {"address", "cert_file", "key_file", "client_ca_file"});
+            auto& a = c.api_tcp;
+            a.enabled = true;
+            auto file = [](const Field& x) {
+                std::string v = read_string(x);
+                if (::access(v.c_str(), R_OK) != 0) x.fail("cannot read " + quoted(v) + ": " + std::strerror(errno));
+                return v;
+            };
+            tm.require("address");
+            tm.require("cert_file");
+            tm.require("key_file");
+            tm.require("client_ca_file");
+            tm.read("address", a.address, [](const Field& x) {
+                std::string v = read_string(x);
+                const auto colon = v.rfind(':');
+                if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+                    x.fail(quoted(v) + " is not host:port");
+                return v;
+            });
+            tm.read("cert_file", a.cert_file, file);
+            tm.read("key_file", a.key_file, file);
+            tm.read("client_ca_file", a.client_ca_file, file);
+        }
     }
 
     top.read("node_zone", c.node_zone, read_string);

@@ -146,6 +146,14 @@ struct Config {
     uint32_t stats_interval_ms = 0;  // 0 = no periodic stats print
     std::string stats_file;      // JSON counters rewritten every second when set
     std::string api_socket = "/run/enidp/enidp.sock";  // api.socket: the enidp.v1 gRPC unix socket
+    // api.tcp: the same API on TCP with mutual TLS (absent: unix socket only).
+    struct ApiTcp {
+        bool enabled = false;
+        std::string address;         // host:port, e.g. 0.0.0.0:50051
+        std::string cert_file;       // the server's certificate chain (PEM)
+        std::string key_file;        // its private key (PEM)
+        std::string client_ca_file;  // CA that client certificates must chain to (PEM)
+    } api_tcp;
     std::vector<Eni> enis;
     std::vector<Pod> pods;
 

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +47,13 @@ const char* code_name(grpc::StatusCode c) {
 class Client {
 public:
     explicit Client(std::string socket) : socket_(std::move(socket)) {}
+    // TCP with mutual TLS instead of the unix socket (PEM file paths).
+    void use_tls(std::string address, std::string cert, std::string key, std::string ca) {
+        address_ = std::move(address);
+        cert_ = std::move(cert);
+        key_ = std::move(key);
+        ca_ = std::move(ca);
+    }
 
     template <class Req, class Resp, class Method>
     Resp call(Method method, const Req& req) {
@@ -72,21 +81,32 @@ public:
 
 private:
     void connect() {
-        if (!stub_) {
-            struct stat st {};
-            if (::stat(socket_.c_str(), &st) != 0)
-                throw Failure{1,
-                              "cannot reach enidp: " + socket_ + " does not exist (is enidp running? --socket PATH)"};
-            // Large applies and dumps: the daemon accepts up to 512 MB (control/api/server.hpp).
-            grpc::ChannelArguments args;
-            args.SetMaxReceiveMessageSize(512 << 20);
-            args.SetMaxSendMessageSize(512 << 20);
-            stub_ = v1::Enidp::NewStub(
-                grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
+        if (stub_) return;
+        // Large applies and dumps: the daemon accepts up to 512 MB (control/api/server.hpp).
+        grpc::ChannelArguments args;
+        args.SetMaxReceiveMessageSize(512 << 20);
+        args.SetMaxSendMessageSize(512 << 20);
+        if (!address_.empty()) {
+            auto slurp = [](const std::string& path) {
+                std::ifstream f(path);
+                if (!f) throw Failure{1, "cannot read " + path};
+                return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+            };
+            grpc::SslCredentialsOptions o;
+            o.pem_root_certs = slurp(ca_);
+            o.pem_private_key = slurp(key_);
+            o.pem_cert_chain = slurp(cert_);
+            stub_ = v1::Enidp::NewStub(grpc::CreateCustomChannel(address_, grpc::SslCredentials(o), args));
+            return;
         }
+        struct stat st {};
+        if (::stat(socket_.c_str(), &st) != 0)
+            throw Failure{1, "cannot reach enidp: " + socket_ + " does not exist (is enidp running? --socket PATH)"};
+        stub_ = v1::Enidp::NewStub(grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
     }
 
     std::string socket_;
+    std::string address_, cert_, key_, ca_;
     std::unique_ptr<v1::Enidp::Stub> stub_;
 };
 
@@ -264,6 +284,11 @@ int run(int argc, char** argv) {
     app.require_subcommand(1);
     std::string socket = "/run/enidp/enidp.sock";
     app.add_option("--socket", socket, "enidp's API socket")->capture_default_str();
+    std::string address, tls_cert, tls_key, tls_ca;
+    auto* addr_opt = app.add_option("--address", address, "HOST:PORT of the API over TCP with mutual TLS (api.tcp)");
+    app.add_option("--cert", tls_cert, "client certificate (PEM) for --address")->needs(addr_opt);
+    app.add_option("--key", tls_key, "client private key (PEM) for --address")->needs(addr_opt);
+    app.add_option("--ca", tls_ca, "CA of the server certificate (PEM) for --address")->needs(addr_opt);
 
     std::vector<std::string> files;
     auto* apply =
@@ -340,6 +365,13 @@ int run(int argc, char** argv) {
     }
 
     Client client(socket);
+    if (!address.empty()) {
+        if (tls_cert.empty() || tls_key.empty() || tls_ca.empty()) {
+            std::fprintf(stderr, "enidpctl: --address needs --cert, --key and --ca (mutual TLS)\n");
+            return 2;
+        }
+        client.use_tls(address, tls_cert, tls_key, tls_ca);
+    }
     try {
         if (*apply) {
             v1::ApplyObjectsRequest req;

@@ -13,6 +13,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -257,8 +259,20 @@ int run(int argc, char** argv) {
     api::Server api_server;
     if (api_socket.empty()) api_socket = cfg.api_socket;
     // The node keeps forwarding without its API: a failure is reported, not fatal.
-    if (auto err = api_server.start(api_socket, api_service); !err.empty())
+    api::TlsListener tls;
+    if (cfg.api_tcp.enabled) {
+        auto slurp = [](const std::string& path) {
+            std::ifstream f(path);
+            return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        };
+        tls = {cfg.api_tcp.address, slurp(cfg.api_tcp.cert_file), slurp(cfg.api_tcp.key_file),
+               slurp(cfg.api_tcp.client_ca_file)};
+    }
+    if (auto err = api_server.start(api_socket, api_service, cfg.api_tcp.enabled ? &tls : nullptr); !err.empty())
         std::fprintf(stderr, "enidp: api: %s; running without the API\n", err.c_str());
+    else if (cfg.api_tcp.enabled)
+        std::fprintf(stderr, "enidp: api: listening on unix:%s and %s (mutual TLS, port %d)\n", api_socket.c_str(),
+                     cfg.api_tcp.address.c_str(), api_server.tcp_port());
     else std::fprintf(stderr, "enidp: api: listening on unix:%s\n", api_socket.c_str());
 
     // Metrics and probes: a failure to listen is reported, not fatal.
