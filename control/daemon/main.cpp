@@ -354,6 +354,7 @@ int run(int argc, char** argv) {
         after_sync(services->sync());
         report_policy_sync(policies->sync());
         queue.run_pending();
+        services->finish_publication();  // conntrack purge of removed endpoints, after the calls are answered
         if (api::ControlQueue::Clock::now() < next_tick) continue;
         next_tick += std::chrono::milliseconds(100);
         if (next_tick < api::ControlQueue::Clock::now())  // fell behind (a long reload): no burst of ticks

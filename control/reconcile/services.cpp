@@ -24,6 +24,19 @@ ServiceReconciler::ServiceReconciler(const objects::Store& store, dp::Dataplane&
       builder_(std::move(node), options_for(maglev_default_size), ids_),
       min_sync_period_(min_sync_period) {}
 
+uint64_t ServiceReconciler::finish_publication() {
+    if (!unfinished_) return 0;
+    unfinished_ = false;
+    const lb::LbState& st = dp_.lb_state();
+    const uint64_t purged = dp_.conntrack().purge([&st](uint32_t id) {
+        return id < st.backend_capacity && st.backends[id].status.load(std::memory_order_relaxed) ==
+                                               static_cast<uint8_t>(lb::BackendStatus::kRemoved);
+    });
+    ids_.release_retired();
+    replaced_.reset();
+    return purged;
+}
+
 std::optional<ServiceReconciler::Clock::time_point> ServiceReconciler::due() const {
     if (!waiting_) return std::nullopt;
     return last_publish_ + min_sync_period_;
@@ -40,6 +53,7 @@ SyncReport ServiceReconciler::sync(bool force) {
         return r;
     }
     waiting_ = false;
+    r.purged_flows = finish_publication();  // the last publication's, if the loop has not yet
 
     // What changed since the last sync; everything when the store forgot deletions we missed.
     static const std::vector<std::string> kKinds = {"Service", "EndpointSlice"};
@@ -86,10 +100,13 @@ SyncReport ServiceReconciler::sync(bool force) {
     r.frontends = b.table->frontends.size();
     r.backends = b.table->backends.size();
     r.retired_backends = b.retired_backends.size();
-    const uint64_t purged_before = dp_.conntrack().counters().purged;
-    dp_.set_services(std::shared_ptr<const lb::ServiceTable>(std::move(b.table)), b.backend_status, b.retired_backends);
-    ids_.release_retired();  // set_services purged the retired backends' flows
-    r.purged_flows = dp_.conntrack().counters().purged - purged_before;
+    // Retired backends are marked removed with the other statuses, before the table is
+    // published; their flows are purged and their ids released by finish_publication().
+    for (uint32_t id : b.retired_backends) b.backend_status.emplace_back(id, lb::BackendStatus::kRemoved);
+    replaced_ = std::move(published_);  // freed by finish_publication(), not on this path
+    published_ = std::shared_ptr<const lb::ServiceTable>(std::move(b.table));
+    dp_.set_services(published_, b.backend_status, {});
+    unfinished_ = true;
     const auto t2 = Clock::now();
     r.build_ms = ms_between(t0, t1);
     r.publish_ms = ms_between(t1, t2);

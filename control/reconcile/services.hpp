@@ -64,6 +64,12 @@ public:
     uint64_t realized_generation() const { return realized_; }
     // When a sync held back by the minimum sync period is due (nullopt: none is waiting).
     std::optional<Clock::time_point> due() const;
+    // The work of a publication nobody waits for, kept off the change → realized path: purges
+    // the conntrack flows of the backends it removed (they are marked removed before the
+    // publication, so the fast path already ignores those flows), then releases their ids, and
+    // frees the table it replaced. The daemon calls it after answering the calls queued behind
+    // the sync; sync() calls it first if it has not run. Returns the flows purged.
+    uint64_t finish_publication();
     const lb::StableIds& ids() const { return ids_; }
 
 private:
@@ -79,6 +85,8 @@ private:
     bool first_ = true;
     bool waiting_ = false;   // a deferred sync is pending
     Clock::time_point last_publish_{};
+    bool unfinished_ = false;  // finish_publication() has work
+    std::shared_ptr<const lb::ServiceTable> published_, replaced_;
 };
 
 }  // namespace enidp::reconcile
