@@ -184,6 +184,7 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
                               Route&& route) {
     if (pend.n == 0) return;
     pend.lookup(*snap.lb.ct);
+    lb::prefetch_new_flows(snap.lb, ctx, pend.p, pend.flows, pend.n);
     lb::LbWorker& w = sink.lb_worker();
     const bool policy_on = snap.policy.active();
     for (uint16_t i = 0; i < pend.n; i++) {
