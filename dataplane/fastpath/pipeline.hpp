@@ -177,6 +177,49 @@ inline PolicyWorker* policy_worker_of(Sink& sink) {
         return nullptr;
 }
 
+// Policy for the untracked packets of a burst: every rte_acl question they raise is collected
+// (a dry run of decide_flow_with that answers "allowed", so both directions are asked), answered
+// by one classify_burst, and each decision is then made with those answers — the same function
+// and result as one decide_flow per packet.
+template <class Sink, class Route>
+inline void decide_deferred(const Snapshot& snap, Pending& pend, const uint16_t* idx, const lb::Verdict* vs,
+                            uint16_t nd, const lb::StageCtx& ctx, Sink& sink, Route& route) {
+    acl::FlowKey keys[2 * kStageBurst];
+    acl::Verdict answers[2 * kStageBurst];
+    int16_t slot[kStageBurst][acl::kDirections];
+    uint16_t nk = 0;
+    for (uint16_t j = 0; j < nd; j++) {
+        const ParsedPacket& p = pend.p[idx[j]];
+        slot[j][0] = slot[j][1] = -1;
+        decide_flow_with(snap, p.src_ip, p.dst_ip, p.dst_port, p.proto, [&](const acl::FlowKey& k) {
+            slot[j][static_cast<int>(k.direction)] = static_cast<int16_t>(nk);
+            keys[nk++] = k;
+            return acl::Verdict{0, acl::VerdictReason::kNotIsolated};
+        });
+    }
+    if (nk != 0) acl::classify_burst(*snap.policy.snap, keys, answers, nk);
+    PolicyWorker* pw = policy_worker_of(sink);
+    const uint64_t now_ms = sink.lb_worker().now_ms;
+    for (uint16_t j = 0; j < nd; j++) {
+        const uint16_t i = idx[j];
+        const ParsedPacket& p = pend.p[i];
+        const PolicyDecision d = decide_flow_with(snap, p.src_ip, p.dst_ip, p.dst_port, p.proto,
+                                                  [&](const acl::FlowKey& k) {
+                                                      const int16_t at = slot[j][static_cast<int>(k.direction)];
+                                                      return at >= 0 ? answers[at] : acl::classify_one(*snap.policy.snap, k);
+                                                  });
+        rte_mbuf* m = pend.m[i];
+        const bool icmp_error = p.proto == kProtoIcmp && lb::is_icmp_error(p);
+        const Drop drop = policy_untracked(snap, pw, d, pend.keys[i], pend.data[i], rte_pktmbuf_data_len(m), p,
+                                           icmp_error, ctx.origin == lb::Origin::kEni, now_ms, sink.stats());
+        if (drop != Drop::kCount) {
+            sink.drop(m, drop);
+            continue;
+        }
+        route(m, pend.data[i], pend.p[i], vs[j]);
+    }
+}
+
 // Runs the Service stage, then the policy stage, over the pending packets and routes each
 // with `route`.
 template <class Sink, class Route>
@@ -187,6 +230,12 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
     lb::prefetch_new_flows(snap.lb, ctx, pend.p, pend.flows, pend.n);
     lb::LbWorker& w = sink.lb_worker();
     const bool policy_on = snap.policy.active();
+    // Untracked packets wait for their policy decision: their rte_acl questions go in one
+    // classify_burst call (a large trie walked for a burst of keys overlaps its misses; one key
+    // at a time does not).
+    uint16_t deferred[kStageBurst];
+    lb::Verdict deferred_v[kStageBurst];
+    uint16_t nd = 0;
     for (uint16_t i = 0; i < pend.n; i++) {
         rte_mbuf* m = pend.m[i];
         const lb::Verdict v = lb::process(snap.lb, w, m, pend.data[i], pend.p[i], pend.keys[i], pend.flows[i],
@@ -200,6 +249,11 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
                 break;
             case lb::Outcome::kPass:
             case lb::Outcome::kForward:
+                if (policy_on && v.flow == nullptr) {
+                    deferred[nd] = i;
+                    deferred_v[nd++] = v;
+                    break;
+                }
                 if (policy_on) {
                     const ParsedPacket& p = pend.p[i];
                     const bool icmp_error = p.proto == kProtoIcmp && lb::is_icmp_error(p);
@@ -215,6 +269,7 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
                 break;
         }
     }
+    if (nd != 0) decide_deferred(snap, pend, deferred, deferred_v, nd, ctx, sink, route);
     pend.n = 0;
 }
 

@@ -120,8 +120,11 @@ inline uint16_t server_port(uint8_t proto, uint16_t port_be) {
 }  // namespace policy_detail
 
 // Decides a flow client → server:port (network order addresses and port, post-DNAT).
-inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t server, uint16_t port_be,
-                                  uint8_t proto) {
+// `classify(acl::FlowKey)` answers the rte_acl question for one key; it is asked at most
+// once per direction (decide_flow: classify_one; the pipeline's batch: a precomputed answer).
+template <class Classify>
+inline PolicyDecision decide_flow_with(const Snapshot& s, uint32_t client, uint32_t server, uint16_t port_be,
+                                       uint8_t proto, Classify&& classify) {
     const acl::PolicySnapshot& ps = *s.policy.snap;
     PolicyDecision d;
     const uint16_t port = policy_detail::server_port(proto, port_be);
@@ -141,7 +144,7 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
         if ((fl & acl::kPodKnown) == 0) return PolicyDecision{Drop::kPolicyPending, false, 0, pid, server, acl::Direction::kEgress};
         if (fl & (acl::kPodIsolatedIngress | acl::kPodIsolatedEgress)) d.track = true;
         if ((fl & acl::kPodIsolatedEgress) && !server_is_node) {
-            const acl::Verdict v = acl::classify_one(ps, acl::FlowKey{pid, server, port, proto, acl::Direction::kEgress});
+            const acl::Verdict v = classify(acl::FlowKey{pid, server, port, proto, acl::Direction::kEgress});
             d.pod = pid;
             d.peer = server;
             d.dir = acl::Direction::kEgress;
@@ -160,7 +163,7 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
         if ((fl & acl::kPodKnown) == 0) return PolicyDecision{Drop::kPolicyPending, false, 0, pid, client, acl::Direction::kIngress};
         if (fl & (acl::kPodIsolatedIngress | acl::kPodIsolatedEgress)) d.track = true;
         if ((fl & acl::kPodIsolatedIngress) && !client_is_node) {
-            const acl::Verdict v = acl::classify_one(ps, acl::FlowKey{pid, client, port, proto, acl::Direction::kIngress});
+            const acl::Verdict v = classify(acl::FlowKey{pid, client, port, proto, acl::Direction::kIngress});
             if (d.pod == UINT32_MAX || !v.allowed()) {
                 d.pod = pid;
                 d.peer = client;
@@ -187,6 +190,13 @@ inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t s
     d.bits |= kPolicyAllowed;
     if (d.bits & (kPolicyScanClient | kPolicyScanServer)) d.track = true;
     return d;
+}
+
+inline PolicyDecision decide_flow(const Snapshot& s, uint32_t client, uint32_t server, uint16_t port_be,
+                                  uint8_t proto) {
+    const acl::PolicySnapshot& ps = *s.policy.snap;
+    return decide_flow_with(s, client, server, port_be, proto,
+                            [&ps](const acl::FlowKey& k) { return acl::classify_one(ps, k); });
 }
 
 // A flow's client, server and server port, from its tuples (the server as translated).
@@ -280,6 +290,10 @@ inline Drop scan_payload(const Snapshot& s, PolicyWorker* pw, uint8_t bits, cons
 
 }  // namespace policy_detail
 
+inline Drop policy_untracked(const Snapshot& s, PolicyWorker* pw, const PolicyDecision& d, const lb::CtKey& key,
+                             const uint8_t* data, uint32_t len, const ParsedPacket& p, bool icmp_error, bool from_eni,
+                             uint64_t now_ms, WorkerStats& st);
+
 // One packet after the Service stage. `flow`/`dir`: the flow it belongs to (nullptr when
 // untracked); `key`: its conntrack key (to start tracking it). Returns Drop::kCount when the
 // packet may go on.
@@ -314,7 +328,16 @@ inline Drop policy_check(const Snapshot& s, PolicyWorker* pw, lb::Flow* flow, lb
         return Drop::kCount;
     }
     // Untracked: decide from the packet (ICMP errors about unknown flows too).
-    const PolicyDecision d = decide_flow(s, p.src_ip, p.dst_ip, p.dst_port, p.proto);
+    return policy_untracked(s, pw, decide_flow(s, p.src_ip, p.dst_ip, p.dst_port, p.proto), key, data, len, p,
+                            icmp_error, from_eni, now_ms, st);
+}
+
+// The rest of policy_check for an untracked packet, once its decision `d` is made (one at a
+// time, or for a whole burst with one classify_burst call).
+inline Drop policy_untracked(const Snapshot& s, PolicyWorker* pw, const PolicyDecision& d, const lb::CtKey& key,
+                             const uint8_t* data, uint32_t len, const ParsedPacket& p, bool icmp_error, bool from_eni,
+                             uint64_t now_ms, WorkerStats& st) {
+    const uint16_t gen = s.policy.gen;
     policy_detail::account(s, pw, d, p.proto, policy_detail::server_port(p.proto, p.dst_port), now_ms, st);
     if (!d.allowed()) return d.drop;
     if (d.track && !icmp_error && s.lb.ct != nullptr) {
