@@ -67,6 +67,68 @@ TEST(Scenario, EachMistakeNamesLineAndField) {
     }
 }
 
+constexpr const char* kPolicies = R"(policies:
+  count: 3
+  rules_per_policy: 4
+  select: [default/pod-a]
+  direction: both
+  protocol: tcp
+  peers: ip_block
+  peer_ip: 172.16.0.0
+  peer_prefix: 24
+  port: 2000
+  port_span: 2
+  admit: true
+  admit_peer: 10.1.0.0/16
+  admit_port: 8080
+)";
+
+TEST(Scenario, PoliciesSectionBecomesAClusterWithTheAdmittingRule) {
+    auto r = parse_scenario(std::string(kValid) + kPolicies, "s.yaml");
+    ASSERT_TRUE(std::holds_alternative<Scenario>(r)) << std::get<ScenarioError>(r).message;
+    const PolicySpec& p = std::get<Scenario>(r).policies;
+    EXPECT_EQ(p.count, 3u);
+    EXPECT_EQ(p.rules_per_policy, 4u);
+    EXPECT_TRUE(p.ingress);
+    EXPECT_TRUE(p.egress);
+    EXPECT_EQ(p.protocol, acl::Protocol::kTcp);
+    EXPECT_EQ(p.peer_prefix, 24);
+    EXPECT_EQ(p.admit_port, 8080);
+    EXPECT_EQ(p.admit_ip, 10u << 24 | 1u << 16);
+    const PolicyCluster c = policy_cluster(p, {{"default/pod-a", rte_cpu_to_be_32(0x0a00000a), 0}});
+    ASSERT_EQ(c.state.policies.size(), 3u);
+    ASSERT_EQ(c.local.size(), 1u);
+    size_t rules = 0, admitting = 0;
+    for (const auto& pol : c.state.policies) {
+        ASSERT_TRUE(pol.egress.has_value());
+        for (const auto& rule : *pol.egress) {
+            rules++;
+            for (const auto& peer : rule.peers)
+                if (peer.ip_block && peer.ip_block->addr == rte_cpu_to_be_32(10u << 24 | 1u << 16) &&
+                    peer.ip_block->prefix_len == 16 && !rule.ports.empty() && rule.ports[0].port == 8080)
+                    admitting++;
+        }
+    }
+    EXPECT_EQ(rules, 12u);
+    EXPECT_EQ(admitting, 1u);  // exactly one rule admits the scenario's traffic
+}
+
+TEST(Scenario, PoliciesMistakesNameLineAndField) {
+    for (const auto& [from, to, want] : std::vector<Bad>{
+             {"direction: both", "direction: sideways", "s.yaml:20: policies.direction"},
+             {"protocol: tcp", "protocol: icmp", "s.yaml:21: policies.protocol"},
+             {"select: [default/pod-a]", "select: [default/pod-z]", "pod-z"},
+             {"peer_prefix: 24", "peer_prefix: 33", "s.yaml:24: policies.peer_prefix"},
+         }) {
+        std::string text = std::string(kValid) + kPolicies;
+        text.replace(text.find(from), from.size(), to);
+        auto r = parse_scenario(text, "s.yaml");
+        ASSERT_TRUE(std::holds_alternative<ScenarioError>(r)) << to;
+        EXPECT_NE(std::get<ScenarioError>(r).message.find(want), std::string::npos)
+            << "got: " << std::get<ScenarioError>(r).message << "\nwant: " << want;
+    }
+}
+
 TEST(Scenario, MissingFileIsAnError) {
     auto r = load_scenario("/nonexistent/s.yaml");
     ASSERT_TRUE(std::holds_alternative<ScenarioError>(r));
