@@ -32,6 +32,21 @@ v1::Protocol proto_enum(uint8_t p) {
 
 }  // namespace
 
+std::string DaemonView::service_counters_json() {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const dp::ServicePortCounters& c : dp_.service_counters()) {
+        nlohmann::json backends = nlohmann::json::array();
+        for (const auto& b : c.backends)
+            backends.push_back({{"endpoint", b.endpoint}, {"flows", b.flows}, {"active", b.active}});
+        arr.push_back({{"service", c.service},
+                       {"new_flows", c.new_flows},
+                       {"rejected", c.rejected},
+                       {"active_flows", c.active_flows},
+                       {"backends", backends}});
+    }
+    return arr.dump();
+}
+
 void DaemonView::stats(v1::GetStatsResponse& out) {
     const dp::DataplaneCounters c = dp_.counters();
     out.set_counters_json(report::to_json(c).dump(2));

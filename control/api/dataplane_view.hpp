@@ -32,6 +32,7 @@ public:
     void set_policies(const reconcile::PolicyReconciler* p) { policies_ = p; }
 
     void stats(v1::GetStatsResponse& out) override;
+    std::string service_counters_json() override;
     void dump_services(v1::DumpFormat format, v1::DumpServicesResponse& out) override;
     void dump_conntrack(const ConntrackFilter& filter, v1::DumpConntrackResponse& out) override;
     std::string trace(const TraceQuery& query, v1::TraceResponse& out) override;

@@ -119,9 +119,11 @@ grpc::Status Service::ListObjects(grpc::ServerContext*, const v1::ListObjectsReq
     return grpc::Status::OK;
 }
 
-grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest*, v1::GetStatsResponse* resp) {
+grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req, v1::GetStatsResponse* resp) {
+    const bool services = req->services();
     return on_control([&] {
         view_.stats(*resp);
+        if (services) resp->set_services_json(view_.service_counters_json());
         return grpc::Status::OK;
     });
 }

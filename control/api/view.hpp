@@ -18,6 +18,8 @@ class DataplaneView {
 public:
     virtual ~DataplaneView() = default;
     virtual void stats(v1::GetStatsResponse& out) = 0;
+    // Per Service port and backend counters as JSON (GetStatsRequest.services); "[]" without a data path.
+    virtual std::string service_counters_json() { return "[]"; }
     virtual void dump_services(v1::DumpFormat format, v1::DumpServicesResponse& out) = 0;
     virtual void dump_conntrack(const ConntrackFilter& filter, v1::DumpConntrackResponse& out) = 0;
     // A pod named in `query` that the node does not know: returns "trace.from: ..." / "trace.to: ..."

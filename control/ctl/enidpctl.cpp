@@ -311,7 +311,9 @@ int run(int argc, char** argv) {
     list->add_option("-o,--output", format, "table | json | yaml")->capture_default_str();
 
     std::string text_format = "text";
+    bool stats_services = false;
     auto* stats = app.add_subcommand("stats", "the data path's counters");
+    stats->add_flag("--services", stats_services, "also per Service port and backend: flows, rejects, live flows");
     stats->add_option("-o,--output", text_format, "text | json")->capture_default_str();
 
     auto* services = app.add_subcommand("services", "dump the published Service table");
@@ -424,8 +426,14 @@ int run(int argc, char** argv) {
             }
         } else if (*stats) {
             check_format(text_format, {"text", "json"});
-            auto r = client.call<v1::GetStatsRequest, v1::GetStatsResponse>(&v1::Enidp::Stub::GetStats, {});
-            if (text_format == "json") {
+            v1::GetStatsRequest sreq;
+            sreq.set_services(stats_services);
+            auto r = client.call<v1::GetStatsRequest, v1::GetStatsResponse>(&v1::Enidp::Stub::GetStats, sreq);
+            if (text_format == "json" && stats_services) {
+                json j = json::parse(r.counters_json());
+                j["services"] = json::parse(r.services_json());
+                std::cout << j.dump(2) << "\n";
+            } else if (text_format == "json") {
                 std::cout << r.counters_json() << "\n";
             } else {
                 std::printf("pods %u, workers %u, drops %llu\n", r.pods(), r.workers(),
@@ -435,6 +443,19 @@ int run(int argc, char** argv) {
                             r.frontends(), r.backends());
                 std::printf("conntrack: %llu / %llu flows\n", static_cast<unsigned long long>(r.conntrack_flows()),
                             static_cast<unsigned long long>(r.conntrack_capacity()));
+                if (stats_services) {
+                    std::vector<std::vector<std::string>> rows{{"SERVICE", "NEW FLOWS", "REJECTED", "ACTIVE", "BACKEND FLOWS"}};
+                    for (const auto& sv : json::parse(r.services_json())) {
+                        std::string per;
+                        for (const auto& b : sv["backends"])
+                            per += (per.empty() ? "" : " ") + b["endpoint"].get<std::string>() + "=" +
+                                   std::to_string(b["flows"].get<uint64_t>());
+                        rows.push_back({sv["service"].get<std::string>(), std::to_string(sv["new_flows"].get<uint64_t>()),
+                                        std::to_string(sv["rejected"].get<uint64_t>()),
+                                        std::to_string(sv["active_flows"].get<uint64_t>()), per.empty() ? "-" : per});
+                    }
+                    print_table(rows);
+                }
             }
         } else if (*services) {
             check_format(text_format, {"text", "json"});

@@ -367,6 +367,7 @@ int run(int argc, char** argv) {
             metrics.update(counters);
             metrics::Telemetry::update(counters, cfg.node_name);
         }
+        if (ticks % 50 == 0 && cfg.metrics.enabled) metrics.update_services(dataplane->service_counters());
         if (g_reload) {
             g_reload = 0;
             reload(*dataplane, cfg, running_pods, config_path);

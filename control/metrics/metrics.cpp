@@ -164,6 +164,16 @@ const std::array<Field<uint64_t>, 1> kPayloadDeniedFields = {{
      true},
 }};
 
+using dp::ServicePortCounters;
+const std::array<Field<ServicePortCounters>, 3> kServiceFields = {{
+    {"enidp_service_new_flows_total", "Flows created for the Service port (a backend selected).",
+     [](const ServicePortCounters& s) { return s.new_flows; }, true},
+    {"enidp_service_rejected_total", "New connections to the Service port answered REJECT or dropped for lack of endpoints.",
+     [](const ServicePortCounters& s) { return s.rejected; }, true},
+    {"enidp_service_active_flows", "Live conntrack flows to the Service port's backends.",
+     [](const ServicePortCounters& s) { return s.active_flows; }, false},
+}};
+
 // Conntrack counters exposed as enidp_conntrack_operations_total{op}.
 constexpr size_t kCtOps = 6;
 constexpr std::array<const char*, kCtOps> kCtOpNames = {"inserted", "insert_failed", "expired",
@@ -182,6 +192,7 @@ struct Metrics::Impl {
     SeriesSet<PortCounters, kPortFields.size()> ports{*registry, kPortFields};
     SeriesSet<WorkerCounters, kWorkerFields.size()> workers{*registry, kWorkerFields};
     SeriesSet<PodVerdicts, kPodPolicyFields.size()> policy_pods{*registry, kPodPolicyFields};
+    SeriesSet<ServicePortCounters, kServiceFields.size()> services_series{*registry, kServiceFields};
     SeriesSet<uint64_t, 1> policy_allowed{*registry, kPolicyAllowedFields};
     SeriesSet<uint64_t, 1> payload_denied{*registry, kPayloadDeniedFields};
     Gauge* policy_active = nullptr;
@@ -326,6 +337,14 @@ void Metrics::update(const dp::DataplaneCounters& c) {
     m.payload_denied.begin();
     for (const auto& [name, n] : pol.denied_by_payload_policy) m.payload_denied.feed({{"policy", name}}, n);
     m.payload_denied.end();
+}
+
+void Metrics::update_services(const std::vector<dp::ServicePortCounters>& services) {
+    std::lock_guard lock(impl_->mu);
+    Impl& m = *impl_;
+    m.services_series.begin();
+    for (const auto& s : services) m.services_series.feed({{"service", s.service}}, s);
+    m.services_series.end();
 }
 
 void Metrics::observe(double seconds) {

@@ -31,6 +31,8 @@ public:
 
     // Feeds the registry from a fresh counters snapshot (Dataplane::counters()).
     void update(const dp::DataplaneCounters& c);
+    // Per Service port series (enidp_service_*{service}); control thread, every few seconds.
+    void update_services(const std::vector<dp::ServicePortCounters>& services);
 
     // One "object change → realized snapshot" latency, in seconds.
     void observe(double seconds);

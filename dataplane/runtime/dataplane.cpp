@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include <rte_bus_vdev.h>
+#include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
@@ -27,6 +28,13 @@
 namespace enidp::dp {
 
 namespace {
+
+// "10.0.0.5:8080" from network-order address and port.
+std::string format_endpoint(uint32_t ip_net, uint16_t port_net) {
+    const uint32_t a = rte_be_to_cpu_32(ip_net);
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) +
+           "." + std::to_string(a & 255) + ":" + std::to_string(rte_be_to_cpu_16(port_net));
+}
 
 std::string errno_text(int err) { return rte_strerror(err < 0 ? -err : err); }
 
@@ -469,6 +477,26 @@ void Dataplane::set_services(std::shared_ptr<const lb::ServiceTable> table,
         if (sp.id >= affinity_timeouts_.size()) affinity_timeouts_.resize(sp.id + 1, 0);
         affinity_timeouts_[sp.id] = sp.affinity_timeout_s;
     }
+    // Ids that get a new owner in this table start counting from here.
+    for (const lb::ServicePort& sp : table->ports) {
+        if (sp.id >= lb_state_->port_capacity) continue;
+        const std::string& name = table->names[sp.name];
+        Baseline& b = port_base_[sp.id];
+        if (b.owner != name) {
+            b.owner = name;
+            b.a = lb_state_->ports[sp.id].new_flows.load(std::memory_order_relaxed);
+            b.b = lb_state_->ports[sp.id].rejected.load(std::memory_order_relaxed);
+        }
+    }
+    for (const lb::Backend& be : table->backends) {
+        if (be.id >= lb_state_->backend_capacity) continue;
+        const std::string ep = format_endpoint(be.ip, be.port);
+        Baseline& b = backend_base_[be.id];
+        if (b.owner != ep) {
+            b.owner = ep;
+            b.a = lb_state_->backends[be.id].flows.load(std::memory_order_relaxed);
+        }
+    }
     services_ = std::move(table);
     publish();  // the old table goes with the old snapshot, after a grace period
     if (!retired.empty()) {
@@ -516,6 +544,40 @@ void Dataplane::set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_
         w->policy_worker().allow_sample = allow_one_in;
         w->policy_worker().deny_per_second = denies_per_second;
     }
+}
+
+std::vector<ServicePortCounters> Dataplane::service_counters() const {
+    std::vector<ServicePortCounters> out;
+    const lb::ServiceTable& t = *services_;
+    const lb::LbState& st = *lb_state_;
+    auto base = [](const std::map<uint32_t, Baseline>& m, uint32_t id) {
+        auto it = m.find(id);
+        return it == m.end() ? Baseline{} : it->second;
+    };
+    for (const lb::ServicePort& sp : t.ports) {
+        if (sp.id >= st.port_capacity) continue;
+        ServicePortCounters c;
+        c.service = t.names[sp.name];
+        const Baseline pb = base(port_base_, sp.id);
+        c.new_flows = st.ports[sp.id].new_flows.load(std::memory_order_relaxed) - pb.a;
+        c.rejected = st.ports[sp.id].rejected.load(std::memory_order_relaxed) - pb.b;
+        std::vector<uint32_t> seen;
+        for (const lb::BackendSet* set : {&sp.internal, &sp.external, &sp.cluster}) {
+            for (uint32_t i = set->first; i < set->first + set->count; i++) {
+                const lb::Backend& be = t.backends[i];
+                if (be.id >= st.backend_capacity || std::find(seen.begin(), seen.end(), be.id) != seen.end()) continue;
+                seen.push_back(be.id);
+                ServicePortCounters::Backend b;
+                b.endpoint = format_endpoint(be.ip, be.port);
+                b.flows = st.backends[be.id].flows.load(std::memory_order_relaxed) - base(backend_base_, be.id).a;
+                b.active = st.backends[be.id].active.load(std::memory_order_relaxed);
+                c.active_flows += b.active;
+                c.backends.push_back(std::move(b));
+            }
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
 }
 
 void Dataplane::tick() {

@@ -80,6 +80,20 @@ struct DataplaneCounters {
     uint64_t drops_total() const;
 };
 
+// One Service port's traffic since its stable id got its current owner.
+struct ServicePortCounters {
+    std::string service;           // "ns/name:port/proto"
+    uint64_t new_flows = 0;        // flows created (a backend selected)
+    uint64_t rejected = 0;         // answered REJECT / dropped for lack of (local) endpoints
+    uint64_t active_flows = 0;     // live flows to its backends
+    struct Backend {
+        std::string endpoint;      // "ip:port"
+        uint64_t flows = 0;        // flows sent to it
+        uint32_t active = 0;       // live flows
+    };
+    std::vector<Backend> backends;
+};
+
 // The control thread's RCU reader id (workers use 0..kMaxWorkers-1).
 inline constexpr uint32_t kControlRcuId = kMaxWorkers;
 
@@ -117,6 +131,8 @@ public:
                       const std::vector<std::pair<uint32_t, lb::BackendStatus>>& statuses,
                       const std::vector<uint32_t>& retired);
     const lb::ServiceTable& services() const { return *services_; }
+    // Per Service port of the published table: flows created, rejects, live flows, per backend.
+    std::vector<ServicePortCounters> service_counters() const;
     lb::Conntrack& conntrack() { return *ct_; }
     lb::LbState& lb_state() { return *lb_state_; }
     lb::Affinity& affinity() { return *affinity_; }
@@ -191,6 +207,13 @@ private:
     std::shared_ptr<const lb::ServiceTable> services_;
     std::vector<uint32_t> affinity_timeouts_;  // by service-port id
     uint64_t last_affinity_gc_ms_ = 0;
+    // Counter values of each stable id when it got its current owner (name / endpoint): a
+    // reused id starts from zero for its new owner.
+    struct Baseline {
+        std::string owner;
+        uint64_t a = 0, b = 0;
+    };
+    std::map<uint32_t, Baseline> port_base_, backend_base_;
     PolicyRuntime policy_rt_;
     std::shared_ptr<PolicyPublication> policy_pub_;
 };

@@ -207,7 +207,10 @@ inline Verdict new_flow(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* da
     if (c.origin == Origin::kEni && fe.kind == FrontendKind::kClusterIp) return Verdict{};  // not reachable from outside
     const ServicePort& sp = tab.ports[fe.service_port];
     const BackendSet& set = pick_set(sp, fe.kind, c.origin);
-    if (set.count == 0) return reject(m, p, set.empty_action, st);
+    if (set.count == 0) {
+        t.state->ports[sp.id].rejected.fetch_add(1, std::memory_order_relaxed);
+        return reject(m, p, set.empty_action, st);
+    }
 
     uint32_t bi = kNone;
     const uint32_t now_s = static_cast<uint32_t>(w.now_ms / 1000);
@@ -226,7 +229,10 @@ inline Verdict new_flow(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* da
     if (bi == kNone) {
         const uint32_t h = flow_hash(p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.proto);
         bi = select_backend(tab, sp, set, h, w.rng, *t.state);
-        if (bi == kNone) return reject(m, p, set.empty_action, st);
+        if (bi == kNone) {
+            t.state->ports[sp.id].rejected.fetch_add(1, std::memory_order_relaxed);
+            return reject(m, p, set.empty_action, st);
+        }
     }
     const Backend& b = tab.backends[bi];
     if (affinity) t.affinity->update(p.src_ip, sp.id, b.id, now_s);
@@ -257,6 +263,8 @@ inline Verdict new_flow(const LbTables& t, LbWorker& w, rte_mbuf* m, uint8_t* da
     }
     if (s != InsertStatus::kInserted) return Verdict{Outcome::kDrop, dp::Drop::kCtFull, kNoPort};
     st.event(dp::Event::kSvcNewFlow);
+    t.state->ports[sp.id].new_flows.fetch_add(1, std::memory_order_relaxed);
+    t.state->backends[b.id].flows.fetch_add(1, std::memory_order_relaxed);
     rewrite(data, p, out_tuple(*f, CtDir::kOrig));
     st.event(dp::Event::kSvcForward);
     return Verdict{Outcome::kForward, dp::Drop::kCount, kNoPort, f, CtDir::kOrig};

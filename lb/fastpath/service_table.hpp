@@ -156,10 +156,14 @@ enum class BackendStatus : uint8_t { kFree = 0, kReady, kServingTerminating, kRe
 struct BackendState {
     std::atomic<uint32_t> active{0};   // live flows (least-connection); workers inc/dec
     std::atomic<uint8_t> status{0};    // BackendStatus; written by the control thread
+    std::atomic<uint64_t> flows{0};    // flows ever sent to this id (the control thread subtracts
+                                       // the count it had when the id got its current owner)
 };
 
 struct ServicePortState {
     alignas(64) std::atomic<uint32_t> rr{0};  // round-robin cursor
+    std::atomic<uint64_t> new_flows{0};        // flows created (backend selected)
+    std::atomic<uint64_t> rejected{0};         // REJECT / DROP answers for lack of endpoints
 };
 
 struct LbState {

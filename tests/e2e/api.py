@@ -155,6 +155,19 @@ class Api(unittest.TestCase):
         self.assertEqual(bad.returncode, 1)
         self.assertIn("conntrack.state: \"open\" is not one of", bad.stderr)
 
+    def test_3b_per_service_counters(self):
+        before = {s["service"]: s for s in self.ctl_json("stats", "--services")["services"]}
+        self.assertIn("backend 8080", self.probe("tcp", "10.96.0.10", 80))
+        self.assertEqual(self.probe("tcp", "10.96.0.99", 80), "refused")  # the Service without endpoints
+        after = {s["service"]: s for s in self.ctl_json("stats", "--services")["services"]}
+        web = after["demo/web:http/TCP"]
+        self.assertEqual(web["new_flows"], before["demo/web:http/TCP"]["new_flows"] + 1)
+        self.assertEqual(web["backends"][0]["endpoint"], f"{VPC_HOST}:8080")
+        self.assertGreaterEqual(web["backends"][0]["flows"], 1)
+        empty = [v for k, v in after.items() if k.startswith("demo/empty:")]
+        self.assertTrue(any(e["rejected"] >= 1 for e in empty), after)
+        self.assertIn("demo/web:http/TCP", self.ctl("stats", "--services").stdout)
+
     def test_4_invalid_object_changes_nothing(self):
         before = self.ctl_json("list", "Service")
         gen = self.ctl_json("generation")

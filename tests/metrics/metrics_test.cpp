@@ -198,6 +198,29 @@ TEST(Metrics, SeriesOfGonePortsAndWorkersAreRemoved) {
     EXPECT_EQ(parse_exposition(m.text())[pod_rx], 2);
 }
 
+TEST(Metrics, PerServiceSeriesFollowTheTable) {
+    Metrics m;
+    dp::ServicePortCounters web;
+    web.service = "demo/web:http/TCP";
+    web.new_flows = 7;
+    web.rejected = 0;
+    web.active_flows = 3;
+    dp::ServicePortCounters empty;
+    empty.service = "demo/empty:tcp/TCP";
+    empty.rejected = 2;
+    m.update_services({web, empty});
+    auto v = parse_exposition(m.text());
+    EXPECT_EQ(v[R"(enidp_service_new_flows_total{service="demo/web:http/TCP"})"], 7);
+    EXPECT_EQ(v[R"(enidp_service_active_flows{service="demo/web:http/TCP"})"], 3);
+    EXPECT_EQ(v[R"(enidp_service_rejected_total{service="demo/empty:tcp/TCP"})"], 2);
+    // A Service that leaves the table loses its series.
+    web.new_flows = 9;
+    m.update_services({web});
+    v = parse_exposition(m.text());
+    EXPECT_EQ(v[R"(enidp_service_new_flows_total{service="demo/web:http/TCP"})"], 9);
+    EXPECT_EQ(v.count(R"(enidp_service_rejected_total{service="demo/empty:tcp/TCP"})"), 0u);
+}
+
 TEST(Metrics, ProgrammingLatencyHistogram) {
     const auto& b = Metrics::programming_buckets();
     ASSERT_FALSE(b.empty());
