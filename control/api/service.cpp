@@ -120,7 +120,7 @@ grpc::Status Service::ListObjects(grpc::ServerContext*, const v1::ListObjectsReq
 }
 
 grpc::Status Service::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req, v1::GetStatsResponse* resp) {
-    const bool services = req->services();
+    const bool services = req != nullptr && req->services();
     return on_control([&] {
         view_.stats(*resp);
         if (services) resp->set_services_json(view_.service_counters_json());
