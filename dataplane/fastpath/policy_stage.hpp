@@ -206,6 +206,21 @@ inline PolicyDecision decide_tracked(const Snapshot& s, const lb::Flow& f) {
 
 namespace policy_detail {
 
+inline VerdictRecord record(const Snapshot& s, uint64_t now_ms, uint32_t pod, uint32_t peer, uint32_t policy,
+                            uint16_t port, uint8_t proto, acl::Direction dir, VerdictKind kind) {
+    VerdictRecord r;
+    r.time_ms = now_ms;
+    r.policy_generation = s.policy.snap->generation();
+    r.pod = pod;
+    r.peer = peer;
+    r.policy = policy;
+    r.port = port;
+    r.proto = proto;
+    r.direction = static_cast<uint8_t>(dir);
+    r.verdict = static_cast<uint8_t>(kind);
+    return r;
+}
+
 inline void account(const Snapshot& s, PolicyWorker* pw, const PolicyDecision& d, uint8_t proto, uint16_t port,
                     uint64_t now_ms, WorkerStats& st) {
     st.event(d.allowed() ? Event::kPolicyAllowed : Event::kPolicyDenied);
@@ -218,22 +233,11 @@ inline void account(const Snapshot& s, PolicyWorker* pw, const PolicyDecision& d
     }
     const bool log = d.allowed() ? pw->sample_allow() : pw->sample_deny(now_ms);
     if (!log) return;
-    VerdictRecord r;
-    r.time_ms = now_ms;
-    r.policy_generation = s.policy.snap->generation();
-    r.pod = d.pod;
-    r.peer = d.peer;
-    r.port = port;
-    r.proto = proto;
-    r.direction = static_cast<uint8_t>(d.dir);
-    if (d.allowed()) {
-        const acl::RuleRef* ref = s.policy.snap->rule(d.rule);
-        r.policy = ref != nullptr ? ref->policy : UINT32_MAX;
-        r.verdict = static_cast<uint8_t>(VerdictKind::kAllowed);
-    } else {
-        r.verdict = static_cast<uint8_t>(d.drop == Drop::kPolicyPending ? VerdictKind::kPending : VerdictKind::kDenied);
-    }
-    pw->log(r);
+    const acl::RuleRef* ref = d.allowed() ? s.policy.snap->rule(d.rule) : nullptr;
+    const VerdictKind kind = d.allowed()                        ? VerdictKind::kAllowed
+                             : d.drop == Drop::kPolicyPending ? VerdictKind::kPending
+                                                              : VerdictKind::kDenied;
+    pw->log(record(s, now_ms, d.pod, d.peer, ref != nullptr ? ref->policy : UINT32_MAX, port, proto, d.dir, kind));
 }
 
 // Payload rules on an original-direction packet of an allowed flow. Returns a drop reason
@@ -268,19 +272,9 @@ inline Drop scan_payload(const Snapshot& s, PolicyWorker* pw, uint8_t bits, cons
             if (v.kind == acl::PayloadVerdict::Kind::kLogged) st.event(Event::kPayloadLogged);
             if (pw != nullptr) {
                 if (!v.allowed() && s.policy.counters != nullptr) s.policy.counters[pw->index].deny_payload(v.policy);
-                if (v.allowed() || pw->sample_deny(now_ms)) {
-                    VerdictRecord r;
-                    r.time_ms = now_ms;
-                    r.policy_generation = s.policy.snap->generation();
-                    r.pod = pid;
-                    r.peer = side == 0 ? p.dst_ip : p.src_ip;
-                    r.policy = v.policy;
-                    r.port = port;
-                    r.proto = p.proto;
-                    r.direction = static_cast<uint8_t>(dir);
-                    r.verdict = static_cast<uint8_t>(v.allowed() ? VerdictKind::kPayloadLogged : VerdictKind::kPayloadDenied);
-                    pw->log(r);
-                }
+                if (v.allowed() || pw->sample_deny(now_ms))
+                    pw->log(record(s, now_ms, pid, side == 0 ? p.dst_ip : p.src_ip, v.policy, port, p.proto, dir,
+                                   v.allowed() ? VerdictKind::kPayloadLogged : VerdictKind::kPayloadDenied));
             }
             if (!v.allowed()) return Drop::kPayloadDenied;
         }

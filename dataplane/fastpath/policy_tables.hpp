@@ -12,36 +12,28 @@
 #include <string>
 #include <vector>
 
-#include <atomic>
-
 #include "acl/fastpath/policy_snapshot.hpp"
+#include "dataplane/fastpath/counter.hpp"
 
 namespace enidp::dp {
-
-// A single-writer counter (the owning worker writes, the control thread reads).
-struct PolicyCount {
-    std::atomic<uint64_t> v{0};
-    void inc() { v.store(v.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
-    uint64_t get() const { return v.load(std::memory_order_relaxed); }
-};
 
 // One worker's counters for one policy publication. Indexed by the publication's policy
 // index (acl RuleRef::policy), payload policy index and pod policy id.
 struct PolicyCounters {
     uint32_t policies = 0, payload_policies = 0, pods = 0;
-    std::unique_ptr<PolicyCount[]> allowed_by_policy;   // flows a rule of the policy admitted
-    std::unique_ptr<PolicyCount[]> denied_by_payload;   // packets a payload policy denied
-    std::unique_ptr<PolicyCount[]> allowed_by_pod;      // flow decisions per local pod (both directions)
-    std::unique_ptr<PolicyCount[]> denied_by_pod;
+    std::unique_ptr<Counter[]> allowed_by_policy;   // flows a rule of the policy admitted
+    std::unique_ptr<Counter[]> denied_by_payload;   // packets a payload policy denied
+    std::unique_ptr<Counter[]> allowed_by_pod;      // flow decisions per local pod (both directions)
+    std::unique_ptr<Counter[]> denied_by_pod;
 
     void allocate(uint32_t n_policies, uint32_t n_payload, uint32_t n_pods) {
         policies = n_policies;
         payload_policies = n_payload;
         pods = n_pods;
-        allowed_by_policy = std::make_unique<PolicyCount[]>(n_policies + 1);
-        denied_by_payload = std::make_unique<PolicyCount[]>(n_payload + 1);
-        allowed_by_pod = std::make_unique<PolicyCount[]>(n_pods + 1);
-        denied_by_pod = std::make_unique<PolicyCount[]>(n_pods + 1);
+        allowed_by_policy = std::make_unique<Counter[]>(n_policies + 1);
+        denied_by_payload = std::make_unique<Counter[]>(n_payload + 1);
+        allowed_by_pod = std::make_unique<Counter[]>(n_pods + 1);
+        denied_by_pod = std::make_unique<Counter[]>(n_pods + 1);
     }
     void allow_policy(uint32_t i) {
         if (i < policies) allowed_by_policy[i].inc();

@@ -8,21 +8,11 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dataplane/fastpath/counter.hpp"
 #include "dataplane/fastpath/drop_reason.hpp"
 #include "dataplane/fastpath/tables.hpp"
 
 namespace enidp::dp {
-
-class Counter {
-public:
-    void add(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-    void inc() { add(1); }
-    uint64_t get() const { return v_.load(std::memory_order_relaxed); }
-    void reset() { v_.store(0, std::memory_order_relaxed); }
-
-private:
-    std::atomic<uint64_t> v_{0};
-};
 
 // Local answers and other packets consumed without being a drop.
 #define ENIDP_FOREACH_EVENT(_)                                                   \
