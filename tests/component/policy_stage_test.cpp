@@ -60,6 +60,23 @@ acl::NetworkPolicy egress_policy(const std::string& name, std::map<std::string, 
     return policy(name, std::move(target), false, std::move(rules));
 }
 
+// A PayloadPolicy denying `patterns` on traffic to the app=server pod's `proto`/`port`.
+acl::PayloadPolicy deny_payload_to_server(const std::string& name, acl::Protocol proto, uint16_t port,
+                                          std::vector<std::string> patterns) {
+    acl::PayloadPolicy pp;
+    pp.ns = "default";
+    pp.name = name;
+    pp.pod_selector = labels({{"app", "server"}});
+    pp.direction = acl::PayloadPolicy::Direction::kIngress;
+    acl::PolicyPort pport;
+    pport.protocol = proto;
+    pport.port = port;
+    pp.ports = {pport};
+    pp.patterns = std::move(patterns);
+    pp.action = acl::PayloadPolicy::Action::kDeny;
+    return pp;
+}
+
 class PolicyStageTest : public LbStageTest {
 protected:
     void SetUp() override {
@@ -289,18 +306,8 @@ TEST_F(PolicyStageTest, APodTheSnapshotDoesNotKnowIsClosedBothWays) {
 }
 
 TEST_F(PolicyStageTest, PayloadDenyPatternDropsMatchingDatagramsOnly) {
-    acl::PayloadPolicy pp;
-    pp.ns = "default";
-    pp.name = "no-amplification";
-    pp.pod_selector = labels({{"app", "server"}});
-    pp.direction = acl::PayloadPolicy::Direction::kIngress;
-    acl::PolicyPort port;
-    port.protocol = acl::Protocol::kUdp;
-    port.port = 7777;
-    pp.ports = {port};
-    pp.patterns = {"^\\xff\\xff\\xff\\xffgetstatus", "MONLIST"};
-    pp.action = acl::PayloadPolicy::Action::kDeny;
-    policies({}, {pp});
+    policies({}, {deny_payload_to_server("no-amplification", acl::Protocol::kUdp, 7777,
+                                         {"^\\xff\\xff\\xff\\xffgetstatus", "MONLIST"})});
     auto udp_to_pod1 = [](uint16_t dport, const std::string& text) {
         return udp_payload(kVpcGwMac, kEni1Mac, kClient, kPod1, 5000, dport, text);
     };
@@ -317,17 +324,7 @@ TEST_F(PolicyStageTest, PayloadDenyPatternDropsMatchingDatagramsOnly) {
 }
 
 TEST_F(PolicyStageTest, PayloadOnTcpScansTheFirstClientSegmentsOnly) {
-    acl::PayloadPolicy pp;
-    pp.ns = "default";
-    pp.name = "tcp-sig";
-    pp.pod_selector = labels({{"app", "server"}});
-    pp.direction = acl::PayloadPolicy::Direction::kIngress;
-    acl::PolicyPort port;
-    port.protocol = acl::Protocol::kTcp;
-    port.port = 9000;
-    pp.ports = {port};
-    pp.patterns = {"EVIL"};
-    policies({}, {pp});
+    policies({}, {deny_payload_to_server("tcp-sig", acl::Protocol::kTcp, 9000, {"EVIL"})});
     auto seg = [](uint8_t flags, const std::string& text) {
         PacketBuilder b;
         std::vector<uint8_t> bytes(text.begin(), text.end());
