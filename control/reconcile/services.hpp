@@ -71,6 +71,10 @@ public:
     // the sync; sync() calls it first if it has not run. Returns the flows purged.
     uint64_t finish_publication();
     const lb::StableIds& ids() const { return ids_; }
+    // UpdateNodeSettings: a new node (zone, node IPs) re-plans every Service in the next build
+    // (call sync(true) for it to happen at once); a new minimum sync period holds from now.
+    void set_node(lb::NodeInfo node) { builder_.set_node(std::move(node)); }
+    void set_min_sync_period(std::chrono::milliseconds period) { min_sync_period_ = period; }
 
 private:
     const objects::Store& store_;

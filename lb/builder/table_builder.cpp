@@ -692,6 +692,11 @@ void IncrementalBuilder::clear() {
     impl_->slice_service.clear();
 }
 
+void IncrementalBuilder::set_node(NodeInfo node) {
+    impl_->node = std::move(node);
+    for (auto& [key, e] : impl_->entries) impl_->mark(e);
+}
+
 bool IncrementalBuilder::pending() const { return !impl_->dirty.empty(); }
 
 BuildResult IncrementalBuilder::build(uint64_t generation) {

@@ -107,6 +107,8 @@ public:
     void remove_slice(const std::string& ns, const std::string& name);
     // Forgets everything (the next build retires every id it handed out).
     void clear();
+    // Replaces the node (name, zone, node IPs): the next build re-plans every Service.
+    void set_node(NodeInfo node);
 
     // Whether a change arrived since the last build.
     bool pending() const;
