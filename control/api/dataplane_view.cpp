@@ -1,6 +1,7 @@
 // DataplaneView on the real data path: see dataplane_view.hpp.
 #include "control/api/dataplane_view.hpp"
 
+#include <cstdio>
 #include <map>
 
 #include <rte_byteorder.h>
@@ -305,6 +306,75 @@ void DaemonView::read_verdicts(uint64_t after_seq, const std::string& pod, size_
             if (out.size() >= max) return;
         }
     }
+}
+
+void DaemonView::dump_ports(v1::DumpPortsResponse& out) {
+    const dp::DataplaneCounters c = dp_.counters();
+    std::map<uint16_t, const dp::PortCounters*> by_port;
+    for (const dp::PortCounters& p : c.ports) by_port[p.port] = &p;
+    auto ip = [](uint32_t be) { return be == 0 ? std::string() : format_ipv4(rte_be_to_cpu_32(be)); };
+    for (const dp::Dataplane::EniInfo& e : dp_.eni_inventory()) {
+        v1::EniPort& o = *out.add_enis();
+        o.set_name(e.name);
+        o.set_device(e.device);
+        o.set_port(e.port);
+        o.set_mac(report::mac_string(e.mac));
+        o.set_ip(ip(e.ip));
+        o.set_gateway(ip(e.gateway_ip));
+        if (e.gateway_mac) o.set_gateway_mac(report::mac_string(*e.gateway_mac));
+        o.set_queues(e.queues);
+        o.set_mtu(e.mtu);
+        o.set_link_up(e.link_up);
+        for (const std::string& pod : e.pods) o.add_pods(pod);
+        o.set_tap(e.tap);
+        if (auto it = by_port.find(e.port); it != by_port.end()) {
+            o.set_rx_packets(it->second->rx_packets);
+            o.set_tx_packets(it->second->tx_packets);
+            o.set_rx_missed(it->second->rx_missed);
+            o.set_rx_nombuf(it->second->rx_nombuf);
+        }
+    }
+    for (const dp::Dataplane::PodPortInfo& p : dp_.pod_inventory()) {
+        v1::PodPort& o = *out.add_pods();
+        o.set_pod(p.key);
+        o.set_eni(p.eni);
+        o.set_ip(ip(p.ip));
+        o.set_mac(report::mac_string(p.mac));
+        o.set_kind(dp::to_string(p.kind));
+        o.set_socket(p.kind == dp::PodPort::kTap ? p.tap : p.socket);
+        o.set_vhost_client(p.kind == dp::PodPort::kVhostUser && p.vhost_client);
+        o.set_port(p.port);
+        o.set_worker(p.worker);
+        o.set_link_up(p.link_up);
+        if (auto it = by_port.find(p.port); it != by_port.end()) {
+            o.set_rx_packets(it->second->rx_packets);
+            o.set_tx_packets(it->second->tx_packets);
+            o.set_rx_bytes(it->second->rx_bytes);
+            o.set_tx_bytes(it->second->tx_bytes);
+        }
+    }
+}
+
+bool DaemonView::node_settings(v1::NodeSettings& out) {
+    if (node_settings_ == nullptr) return false;
+    const config::Config& c = node_settings_->current();
+    out.set_node_name(c.node_name);
+    out.set_zone(c.node_zone);
+    for (const config::Ipv4& a : c.node_ips) out.add_node_ips(a.to_string());
+    out.mutable_lb()->set_min_sync_period_ms(c.lb.min_sync_period_ms);
+    out.mutable_lb()->set_maglev_table_size(c.lb.maglev_table_size);
+    out.mutable_lb()->set_conntrack_max(c.lb.conntrack_max);
+    out.mutable_policy()->set_log_allow_one_in(c.policy.log_allow_one_in);
+    out.mutable_policy()->set_log_denies_per_second(c.policy.log_denies_per_second);
+    out.mutable_policy()->set_offload(c.policy.offload);
+    return true;
+}
+
+bool DaemonView::update_node_settings(const reconcile::NodeSettingsChange& change, v1::NodeSettings& out) {
+    if (node_settings_ == nullptr) return false;
+    const std::string done = node_settings_->apply(change);
+    std::fprintf(stderr, "enidp: node settings: %s\n", done.c_str());
+    return node_settings(out);
 }
 
 }  // namespace enidp::api

@@ -9,6 +9,7 @@
 
 #include "control/api/view.hpp"
 #include "control/objects/store.hpp"
+#include "control/reconcile/node_settings.hpp"
 #include "control/reconcile/policies.hpp"
 #include "control/reconcile/services.hpp"
 #include "dataplane/runtime/dataplane.hpp"
@@ -30,6 +31,8 @@ public:
     void set_local_pods(std::vector<LocalPod> pods) { pods_ = std::move(pods); }
     // The NetworkPolicy reconciler (its last compile is what DumpPolicy shows).
     void set_policies(const reconcile::PolicyReconciler* p) { policies_ = p; }
+    // What Get/UpdateNodeSettings read and change (none: UNIMPLEMENTED).
+    void set_node_settings(reconcile::NodeSettingsControl* n) { node_settings_ = n; }
 
     void stats(v1::GetStatsResponse& out) override;
     std::string service_counters_json() override;
@@ -40,6 +43,9 @@ public:
     std::string dump_policy(const std::string& pod, v1::DumpFormat format, v1::DumpPolicyResponse& out) override;
     void read_verdicts(uint64_t after_seq, const std::string& pod, size_t max,
                        std::vector<v1::VerdictRecord>& out) override;
+    void dump_ports(v1::DumpPortsResponse& out) override;
+    bool node_settings(v1::NodeSettings& out) override;
+    bool update_node_settings(const reconcile::NodeSettingsChange& change, v1::NodeSettings& out) override;
 
 private:
     // ns/pod → address (host order): the config's pods first, then the store's Pods.
@@ -50,6 +56,7 @@ private:
     const objects::Store& store_;
     std::vector<LocalPod> pods_;
     const reconcile::PolicyReconciler* policies_ = nullptr;
+    reconcile::NodeSettingsControl* node_settings_ = nullptr;
 };
 
 }  // namespace enidp::api

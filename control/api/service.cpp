@@ -222,4 +222,30 @@ grpc::Status Service::ReadVerdicts(grpc::ServerContext* ctx, const v1::ReadVerdi
     }
 }
 
+grpc::Status Service::DumpPorts(grpc::ServerContext*, const v1::DumpPortsRequest*, v1::DumpPortsResponse* resp) {
+    return on_control([&] {
+        view_.dump_ports(*resp);
+        return grpc::Status::OK;
+    });
+}
+
+namespace {
+
+grpc::Status no_settings() { return {grpc::StatusCode::UNIMPLEMENTED, "this node has no run-time settings"}; }
+
+}  // namespace
+
+grpc::Status Service::GetNodeSettings(grpc::ServerContext*, const v1::GetNodeSettingsRequest*,
+                                      v1::NodeSettings* resp) {
+    return on_control([&] { return view_.node_settings(*resp) ? grpc::Status::OK : no_settings(); });
+}
+
+grpc::Status Service::UpdateNodeSettings(grpc::ServerContext*, const v1::UpdateNodeSettingsRequest* req,
+                                         v1::NodeSettings* resp) {
+    auto checked = check_node_settings_update(*req);
+    if (auto* e = std::get_if<FieldError>(&checked)) return invalid(*e);
+    const auto& change = std::get<reconcile::NodeSettingsChange>(checked);
+    return on_control([&] { return view_.update_node_settings(change, *resp) ? grpc::Status::OK : no_settings(); });
+}
+
 }  // namespace enidp::api

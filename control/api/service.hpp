@@ -44,6 +44,10 @@ public:
     grpc::Status DumpPolicy(grpc::ServerContext*, const v1::DumpPolicyRequest*, v1::DumpPolicyResponse*) override;
     grpc::Status ReadVerdicts(grpc::ServerContext*, const v1::ReadVerdictsRequest*,
                               grpc::ServerWriter<v1::VerdictRecord>*) override;
+    grpc::Status DumpPorts(grpc::ServerContext*, const v1::DumpPortsRequest*, v1::DumpPortsResponse*) override;
+    grpc::Status GetNodeSettings(grpc::ServerContext*, const v1::GetNodeSettingsRequest*, v1::NodeSettings*) override;
+    grpc::Status UpdateNodeSettings(grpc::ServerContext*, const v1::UpdateNodeSettingsRequest*,
+                                    v1::NodeSettings*) override;
 
 private:
     // Runs `fn` on the control thread; DEADLINE_EXCEEDED / UNAVAILABLE when it cannot.

@@ -174,4 +174,70 @@ Checked<ConntrackFilter> check_conntrack(const v1::DumpConntrackRequest& req) {
     return f;
 }
 
+namespace {
+
+// A Kubernetes label value: empty, or at most 63 of [A-Za-z0-9._-] starting and ending alphanumeric.
+bool label_value(std::string_view v) {
+    if (v.empty()) return true;
+    if (v.size() > 63) return false;
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    for (char c : v)
+        if (!alnum(c) && c != '-' && c != '_' && c != '.') return false;
+    return alnum(v.front()) && alnum(v.back());
+}
+
+}  // namespace
+
+Checked<reconcile::NodeSettingsChange> check_node_settings_update(const v1::UpdateNodeSettingsRequest& req) {
+    reconcile::NodeSettingsChange c;
+    if (!req.has_update_mask() || req.update_mask().paths().empty())
+        return FieldError{"update_mask", "name at least one field to change"};
+    const v1::NodeSettings& s = req.settings();
+    for (int i = 0; i < req.update_mask().paths_size(); i++) {
+        const std::string& path = req.update_mask().paths(i);
+        const std::string at = "update_mask.paths[" + std::to_string(i) + "]";
+        if (path == "zone") {
+            if (!label_value(s.zone()))
+                return FieldError{"settings.zone", "\"" + s.zone() + "\" is not a label value (at most 63 of "
+                                                                   "[A-Za-z0-9._-], alphanumeric at both ends)"};
+            c.zone = s.zone();
+        } else if (path == "node_ips") {
+            std::vector<uint32_t> ips;
+            if (s.node_ips_size() > static_cast<int>(kMaxNodeIps))
+                return FieldError{"settings.node_ips", "at most " + std::to_string(kMaxNodeIps) + " addresses"};
+            for (int k = 0; k < s.node_ips_size(); k++) {
+                const std::string field = "settings.node_ips[" + std::to_string(k) + "]";
+                const auto ip = parse_ipv4(s.node_ips(k));
+                if (!ip) return FieldError{field, "\"" + s.node_ips(k) + "\" is not an IPv4 address"};
+                if (*ip == 0 || *ip == 0xffffffffu || (*ip >> 28) == 0xe || (*ip >> 24) == 127)
+                    return FieldError{field, s.node_ips(k) + " is not a unicast node address"};
+                for (uint32_t seen : ips)
+                    if (seen == *ip) return FieldError{field, s.node_ips(k) + " is listed twice"};
+                ips.push_back(*ip);
+            }
+            c.node_ips = std::move(ips);
+        } else if (path == "lb.min_sync_period_ms") {
+            if (s.lb().min_sync_period_ms() > reconcile::kMaxMinSyncPeriodMs)
+                return FieldError{"settings.lb.min_sync_period_ms",
+                                  "must be 0-" + std::to_string(reconcile::kMaxMinSyncPeriodMs)};
+            c.min_sync_period_ms = s.lb().min_sync_period_ms();
+        } else if (path == "policy.log_allow_one_in") {
+            c.log_allow_one_in = s.policy().log_allow_one_in();
+        } else if (path == "policy.log_denies_per_second") {
+            c.log_denies_per_second = s.policy().log_denies_per_second();
+        } else if (path == "lb" || path == "policy") {
+            return FieldError{at, "name the fields of " + path + " one by one (e.g. " + path +
+                                      (path == "lb" ? ".min_sync_period_ms)" : ".log_allow_one_in)")};
+        } else if (path == "node_name" || path == "lb.maglev_table_size" || path == "lb.conntrack_max" ||
+                   path == "policy.offload") {
+            return FieldError{at, path + " cannot change while the daemon runs (set it in the config file and "
+                                         "restart)"};
+        } else {
+            return FieldError{at, "unknown field \"" + path + "\" (changeable: zone, node_ips, "
+                                  "lb.min_sync_period_ms, policy.log_allow_one_in, policy.log_denies_per_second)"};
+        }
+    }
+    return c;
+}
+
 }  // namespace enidp::api

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <variant>
 
+#include "control/reconcile/node_settings_change.hpp"
 #include "enidp.pb.h"
 
 namespace enidp::api {
@@ -71,5 +72,13 @@ struct ConntrackFilter {
 };
 inline constexpr uint32_t kMaxConntrackLimit = 100000;
 Checked<ConntrackFilter> check_conntrack(const v1::DumpConntrackRequest& req);
+
+// UpdateNodeSettings: `update_mask` names at least one field, each changeable at run time
+// (zone, node_ips, lb.min_sync_period_ms, policy.log_allow_one_in, policy.log_denies_per_second;
+// the other NodeSettings fields are refused as fixed at start), and each named value is valid:
+// the zone a label value, node_ips distinct unicast addresses (at most kMaxNodeIps),
+// lb.min_sync_period_ms <= 60000. Errors name the field ("settings.node_ips[1]: ...").
+inline constexpr size_t kMaxNodeIps = 64;
+Checked<reconcile::NodeSettingsChange> check_node_settings_update(const v1::UpdateNodeSettingsRequest& req);
 
 }  // namespace enidp::api

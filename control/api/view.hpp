@@ -37,6 +37,18 @@ public:
                                std::vector<v1::VerdictRecord>& out) {
         (void)after_seq, (void)pod, (void)max, (void)out;
     }
+    // The node's ENIs and pod ports (DumpPorts); a view without a data path has none.
+    virtual void dump_ports(v1::DumpPortsResponse& out) { (void)out; }
+    // The node settings in force; false when this view has none (UNIMPLEMENTED).
+    virtual bool node_settings(v1::NodeSettings& out) {
+        (void)out;
+        return false;
+    }
+    // Applies a validated change and fills the settings now in force; false as above.
+    virtual bool update_node_settings(const reconcile::NodeSettingsChange& change, v1::NodeSettings& out) {
+        (void)change, (void)out;
+        return false;
+    }
 };
 
 }  // namespace enidp::api

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -267,6 +268,19 @@ json trace_json(const v1::TraceRequest& req, const v1::TraceResponse& r) {
     return j;
 }
 
+// A response as JSON with the proto's field names (docs/api.md: the shape of each message);
+// fields at their default value are printed too, so every key is always there.
+json proto_json(const google::protobuf::Message& m) {
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    o.always_print_primitive_fields = true;
+    std::string text;
+    if (!google::protobuf::util::MessageToJsonString(m, &text, o).ok()) throw Failure{1, "cannot print the response"};
+    return json::parse(text);
+}
+
+std::string packets(uint64_t n) { return std::to_string(n); }
+
 void check_format(const std::string& f, std::initializer_list<const char*> allowed) {
     for (const char* a : allowed)
         if (f == a) return;
@@ -355,6 +369,25 @@ int run(int argc, char** argv) {
     log->add_option("--pod", log_pod, "only this local pod (namespace/name)");
     log->add_option("--after", after, "only records after this sequence number");
     log->add_option("-o,--output", text_format, "text | json (one object per line)")->capture_default_str();
+
+    auto* ports = app.add_subcommand("ports", "the node's ENIs and pod ports, with their links and counters");
+    ports->add_option("-o,--output", text_format, "text | json")->capture_default_str();
+
+    auto* pool = app.add_subcommand("pool", "the node's ENI pool: which ENI serves which pod, which are free");
+    pool->add_option("-o,--output", text_format, "text | json")->capture_default_str();
+
+    auto* node = app.add_subcommand("node", "the node settings in force; `node set` changes the run-time ones");
+    node->add_option("-o,--output", format, "table | json | yaml")->capture_default_str();
+    std::string set_zone, set_node_ips;
+    uint32_t set_min_sync = 0, set_allow = 0, set_denies = 0;
+    auto* node_set = node->add_subcommand("set", "change run-time node settings (until the daemon restarts)");
+    node_set->fallthrough();  // `node set ... -o json`
+    auto* zone_opt = node_set->add_option("--zone", set_zone, "topology.kubernetes.io/zone (\"\" for none)");
+    auto* ips_opt = node_set->add_option("--node-ips", set_node_ips, "comma-separated node addresses (\"\" for none)");
+    auto* sync_opt = node_set->add_option("--min-sync-period-ms", set_min_sync, "lb.min_sync_period_ms (0-60000)");
+    auto* allow_opt =
+        node_set->add_option("--log-allow-one-in", set_allow, "policy.log_allow_one_in (0: no allowed decisions)");
+    auto* denies_opt = node_set->add_option("--log-denies-per-second", set_denies, "policy.log_denies_per_second");
 
     auto* gen = app.add_subcommand("generation", "desired (store) and realized (data path) generations");
     gen->add_option("-o,--output", text_format, "text | json")->capture_default_str();
@@ -574,6 +607,100 @@ int run(int argc, char** argv) {
                 }
                 std::fflush(stdout);
             });
+        } else if (*ports || *pool) {
+            check_format(text_format, {"text", "json"});
+            auto r = client.call<v1::DumpPortsRequest, v1::DumpPortsResponse>(&v1::Enidp::Stub::DumpPorts, {});
+            if (*ports && text_format == "json") {
+                std::cout << proto_json(r).dump(2) << "\n";
+            } else if (*ports) {
+                std::vector<std::vector<std::string>> enis{
+                    {"ENI", "DEVICE", "PORT", "MAC", "IP", "GATEWAY", "LINK", "QUEUES", "PODS", "RX", "TX", "MISSED"}};
+                for (const auto& e : r.enis()) {
+                    std::string pods;
+                    for (const auto& p : e.pods()) pods += (pods.empty() ? "" : ",") + p;
+                    enis.push_back({e.name(), e.device(), std::to_string(e.port()), e.mac(), e.ip(),
+                                    e.gateway() + (e.gateway_mac().empty() ? " (unresolved)" : " " + e.gateway_mac()),
+                                    e.link_up() ? "up" : "down", std::to_string(e.queues()), pods.empty() ? "-" : pods,
+                                    packets(e.rx_packets()), packets(e.tx_packets()), packets(e.rx_missed())});
+                }
+                print_table(enis);
+                std::cout << "\n";
+                std::vector<std::vector<std::string>> pods{
+                    {"POD", "ENI", "KIND", "SOCKET", "PORT", "WORKER", "LINK", "IP", "RX", "TX"}};
+                for (const auto& p : r.pods())
+                    pods.push_back({p.pod(), p.eni(), p.kind() + (p.vhost_client() ? " (client)" : ""),
+                                    p.socket().empty() ? "-" : p.socket(), std::to_string(p.port()),
+                                    std::to_string(p.worker()), p.link_up() ? "up" : "down", p.ip(),
+                                    packets(p.rx_packets()), packets(p.tx_packets())});
+                if (r.pods().empty()) std::printf("no pod ports\n");
+                else print_table(pods);
+            } else {
+                size_t attached = 0;
+                json items = json::array();
+                std::vector<std::vector<std::string>> rows{{"ENI", "DEVICE", "IP", "MAC", "STATE", "POD"}};
+                for (const auto& e : r.enis()) {
+                    std::vector<std::string> owners(e.pods().begin(), e.pods().end());
+                    attached += !owners.empty();
+                    std::string list;
+                    for (const auto& p : owners) list += (list.empty() ? "" : ",") + p;
+                    rows.push_back({e.name(), e.device(), e.ip(), e.mac(), owners.empty() ? "free" : "attached",
+                                    owners.empty() ? "-" : list});
+                    items.push_back({{"eni", e.name()}, {"device", e.device()}, {"ip", e.ip()}, {"mac", e.mac()},
+                                     {"state", owners.empty() ? "free" : "attached"}, {"pods", owners}});
+                }
+                const size_t total = static_cast<size_t>(r.enis_size());
+                if (text_format == "json") {
+                    std::cout << json{{"enis", items}, {"total", total}, {"attached", attached},
+                                      {"free", total - attached}}.dump(2)
+                              << "\n";
+                } else {
+                    print_table(rows);
+                    std::printf("%zu ENIs: %zu attached, %zu free\n", total, attached, total - attached);
+                }
+            }
+        } else if (*node) {
+            check_format(format, {"table", "json", "yaml"});
+            v1::NodeSettings r;
+            if (*node_set) {
+                v1::UpdateNodeSettingsRequest req;
+                auto* m = req.mutable_update_mask();
+                auto* st = req.mutable_settings();
+                if (*zone_opt) st->set_zone(set_zone), m->add_paths("zone");
+                if (*ips_opt) {
+                    size_t at = 0;
+                    while (at < set_node_ips.size()) {
+                        const size_t comma = std::min(set_node_ips.find(',', at), set_node_ips.size());
+                        if (comma > at) st->add_node_ips(set_node_ips.substr(at, comma - at));
+                        at = comma + 1;
+                    }
+                    m->add_paths("node_ips");
+                }
+                if (*sync_opt) st->mutable_lb()->set_min_sync_period_ms(set_min_sync), m->add_paths("lb.min_sync_period_ms");
+                if (*allow_opt) st->mutable_policy()->set_log_allow_one_in(set_allow), m->add_paths("policy.log_allow_one_in");
+                if (*denies_opt)
+                    st->mutable_policy()->set_log_denies_per_second(set_denies), m->add_paths("policy.log_denies_per_second");
+                if (m->paths().empty()) throw Failure{2, "node set: name at least one setting (see --help)"};
+                r = client.call<v1::UpdateNodeSettingsRequest, v1::NodeSettings>(&v1::Enidp::Stub::UpdateNodeSettings,
+                                                                                 req);
+            } else {
+                r = client.call<v1::GetNodeSettingsRequest, v1::NodeSettings>(&v1::Enidp::Stub::GetNodeSettings, {});
+            }
+            if (format != "table") {
+                print_json_or_yaml(proto_json(r), format);
+            } else {
+                std::string ips;
+                for (const auto& ip : r.node_ips()) ips += (ips.empty() ? "" : ",") + ip;
+                print_table({{"node_name", r.node_name(), "fixed"},
+                             {"zone", r.zone().empty() ? "-" : r.zone(), "changeable"},
+                             {"node_ips", ips.empty() ? "-" : ips, "changeable"},
+                             {"lb.min_sync_period_ms", std::to_string(r.lb().min_sync_period_ms()), "changeable"},
+                             {"lb.maglev_table_size", std::to_string(r.lb().maglev_table_size()), "fixed"},
+                             {"lb.conntrack_max", std::to_string(r.lb().conntrack_max()), "fixed"},
+                             {"policy.log_allow_one_in", std::to_string(r.policy().log_allow_one_in()), "changeable"},
+                             {"policy.log_denies_per_second", std::to_string(r.policy().log_denies_per_second()),
+                              "changeable"},
+                             {"policy.offload", r.policy().offload() ? "true" : "false", "fixed"}});
+            }
         } else if (*gen) {
             check_format(text_format, {"text", "json"});
             auto r = client.call<v1::GetGenerationsRequest, v1::GetGenerationsResponse>(

@@ -35,6 +35,7 @@
 #include "control/metrics/metrics.hpp"
 #include "control/metrics/telemetry.hpp"
 #include "control/objects/store.hpp"
+#include "control/reconcile/node_settings.hpp"
 #include "control/reconcile/policies.hpp"
 #include "control/reconcile/services.hpp"
 #include "control/report/report.hpp"
@@ -225,7 +226,7 @@ int run(int argc, char** argv) {
     std::unique_ptr<reconcile::PolicyReconciler> policies;
     reconcile::SyncReport first_sync;
     if (rc == 0) {
-        services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, daemon::node_info(cfg),
+        services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, reconcile::node_info(cfg),
                                                                   cfg.lb.maglev_table_size,
                                                                   std::chrono::milliseconds(cfg.lb.min_sync_period_ms));
         first_sync = services->sync();
@@ -255,6 +256,9 @@ int run(int argc, char** argv) {
     api::DaemonView view(*dataplane, *services, store);
     view.set_local_pods(local_pods(cfg));
     view.set_policies(policies.get());
+    // Settings changed over the API (UpdateNodeSettings) start from the config's.
+    reconcile::NodeSettingsControl node_settings(cfg, *dataplane, *services, policies.get());
+    view.set_node_settings(&node_settings);
     api::Service api_service(store, queue, view);
     api::Server api_server;
     if (api_socket.empty()) api_socket = cfg.api_socket;
@@ -351,8 +355,9 @@ int run(int argc, char** argv) {
             for (const auto& e : rep.errors) std::fprintf(stderr, "enidp: kubernetes: %s\n", e.c_str());
         }
         // Store changes first, so that a call queued after an apply sees it realized.
-        after_sync(services->sync());
-        report_policy_sync(policies->sync());
+        after_sync(services->sync(node_settings.take_service_rebuild()));
+        // A node IP change (UpdateNodeSettings) recompiles once the table with the new IPs is out.
+        report_policy_sync(policies->sync(node_settings.take_policy_recompile()));
         queue.run_pending();
         services->finish_publication();  // conntrack purge of removed endpoints, after the calls are answered
         if (api::ControlQueue::Clock::now() < next_tick) continue;

@@ -61,14 +61,6 @@ dp::RuntimeSpec runtime_spec(const config::Config& cfg) {
     return s;
 }
 
-lb::NodeInfo node_info(const config::Config& cfg) {
-    lb::NodeInfo n;
-    n.name = cfg.node_name;
-    n.zone = cfg.node_zone;
-    for (const auto& ip : cfg.node_ips) n.node_ips.push_back(to_be(ip));
-    return n;
-}
-
 dp::EniSpec eni_spec(const config::Eni& e) {
     dp::EniSpec s;
     s.name = e.name;

@@ -13,7 +13,6 @@ namespace enidp::daemon {
 dp::EalSpec eal_spec(const config::Config& cfg);
 dp::RuntimeSpec runtime_spec(const config::Config& cfg);
 // This node as the Service builder sees it (name, zone, NodePort addresses).
-lb::NodeInfo node_info(const config::Config& cfg);
 dp::EniSpec eni_spec(const config::Eni& eni);
 dp::PodSpec pod_spec(const config::Pod& pod);
 bool same_pod(const dp::PodSpec& a, const dp::PodSpec& b);

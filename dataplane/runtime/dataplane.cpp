@@ -539,6 +539,51 @@ std::map<std::string, uint16_t> Dataplane::pod_eni_ports() const {
     return out;
 }
 
+std::vector<Dataplane::EniInfo> Dataplane::eni_inventory() const {
+    std::vector<EniInfo> out;
+    for (const auto& e : enis_) {
+        EniInfo i;
+        i.name = e->spec.name;
+        i.device = e->spec.device;
+        i.tap = e->tap;
+        i.port = e->port;
+        i.queues = e->spec.queues;
+        i.mtu = e->spec.mtu;
+        i.mac = e->spec.mac;
+        i.ip = e->spec.ip;
+        i.gateway_ip = e->spec.gateway_ip;
+        rte_ether_addr learned;
+        if (e->spec.gateway_mac) i.gateway_mac = e->spec.gateway_mac;
+        else if (e->gateway && e->gateway->get(learned)) i.gateway_mac = learned;
+        i.link_up = e->link_up;
+        for (const auto& [key, p] : pods_)
+            if (p.spec.eni == e->spec.name) i.pods.push_back(key);
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+std::vector<Dataplane::PodPortInfo> Dataplane::pod_inventory() const {
+    std::vector<PodPortInfo> out;
+    for (const auto& [key, p] : pods_) {
+        PodPortInfo i;
+        i.key = key;
+        i.eni = p.spec.eni;
+        i.devname = p.devname;
+        i.socket = p.spec.socket;
+        i.tap = p.tap;
+        i.kind = p.spec.kind;
+        i.vhost_client = p.spec.vhost_client;
+        i.port = p.port;
+        i.worker = p.owner;
+        i.ip = p.spec.ip;
+        i.mac = p.spec.mac;
+        i.link_up = p.link_up;
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
 void Dataplane::set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second) {
     for (auto& w : workers_) {
         w->policy_worker().allow_sample = allow_one_in;

@@ -146,6 +146,28 @@ public:
     std::vector<std::pair<std::string, uint32_t>> policy_pods() const;
     std::map<std::string, uint32_t> pod_ips() const;  // pod key → IPv4 (network order)
     std::map<std::string, uint16_t> pod_eni_ports() const;  // pod key → its ENI's port
+    // The node's ports as configured and as they run now (DumpPorts, `enidpctl ports` / `pool`),
+    // in ENI / pod-key order. Control thread.
+    struct EniInfo {
+        std::string name, device, tap;     // tap: the kernel interface of a net_tap ENI
+        uint16_t port = 0, queues = 1, mtu = 1500;
+        rte_ether_addr mac{};
+        uint32_t ip = 0, gateway_ip = 0;   // network order
+        std::optional<rte_ether_addr> gateway_mac;  // configured or learned; none until resolved
+        bool link_up = false;
+        std::vector<std::string> pods;     // pod keys it serves (empty: a free ENI of the pool)
+    };
+    struct PodPortInfo {
+        std::string key, eni, devname, socket, tap;
+        PodPort kind = PodPort::kVhostUser;
+        bool vhost_client = true;
+        uint16_t port = 0, worker = 0;     // worker: the one polling it and owning its TX queue 0
+        uint32_t ip = 0;                   // network order
+        rte_ether_addr mac{};
+        bool link_up = false;
+    };
+    std::vector<EniInfo> eni_inventory() const;
+    std::vector<PodPortInfo> pod_inventory() const;
     // Verdict log records after `seq` (drained from the workers on tick()).
     std::vector<VerdictLogEntry> verdicts_since(uint64_t seq, size_t max) const { return policy_rt_.log_since(seq, max); }
     void set_verdict_sampling(uint32_t allow_one_in, uint32_t denies_per_second);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -112,6 +113,66 @@ TEST(Validate, Conntrack) {
     bad = {};
     bad.set_limit(kMaxConntrackLimit + 1);
     EXPECT_EQ(error_of(check_conntrack(bad)), "conntrack.limit: must be 0-100000 (0: 1000)");
+}
+
+TEST(Validate, NodeSettingsUpdate) {
+    v1::UpdateNodeSettingsRequest r;
+    EXPECT_EQ(error_of(check_node_settings_update(r)), "update_mask: name at least one field to change");
+    r.mutable_settings()->set_zone("zone-b");
+    r.mutable_settings()->add_node_ips("10.0.0.12");
+    r.mutable_settings()->add_node_ips("192.168.1.5");
+    r.mutable_settings()->mutable_lb()->set_min_sync_period_ms(250);
+    r.mutable_settings()->mutable_policy()->set_log_allow_one_in(0);
+    r.mutable_settings()->mutable_lb()->set_maglev_table_size(7);  // not named: ignored
+    for (const char* p : {"zone", "node_ips", "lb.min_sync_period_ms", "policy.log_allow_one_in"})
+        r.mutable_update_mask()->add_paths(p);
+    auto ok = check_node_settings_update(r);
+    ASSERT_EQ(error_of(ok), "");
+    const auto& c = std::get<reconcile::NodeSettingsChange>(ok);
+    EXPECT_EQ(*c.zone, "zone-b");
+    EXPECT_EQ(*c.node_ips, (std::vector<uint32_t>{0x0a00000cu, 0xc0a80105u}));
+    EXPECT_EQ(*c.min_sync_period_ms, 250u);
+    EXPECT_EQ(*c.log_allow_one_in, 0u);
+    EXPECT_FALSE(c.log_denies_per_second.has_value());
+
+    // An empty list is a valid change (the node serves NodePorts on no address).
+    v1::UpdateNodeSettingsRequest none;
+    none.mutable_update_mask()->add_paths("node_ips");
+    EXPECT_TRUE(std::get<reconcile::NodeSettingsChange>(check_node_settings_update(none)).node_ips->empty());
+
+    struct Case {
+        const char* path;
+        std::function<void(v1::NodeSettings&)> set;
+        const char* error;
+    };
+    const Case cases[] = {
+        {"node_ips", [](v1::NodeSettings& s) { s.add_node_ips("10.0.0.x"); },
+         "settings.node_ips[0]: \"10.0.0.x\" is not an IPv4 address"},
+        {"node_ips", [](v1::NodeSettings& s) { s.add_node_ips("10.0.0.1"), s.add_node_ips("224.0.0.1"); },
+         "settings.node_ips[1]: 224.0.0.1 is not a unicast node address"},
+        {"node_ips", [](v1::NodeSettings& s) { s.add_node_ips("10.0.0.1"), s.add_node_ips("10.0.0.1"); },
+         "settings.node_ips[1]: 10.0.0.1 is listed twice"},
+        {"zone", [](v1::NodeSettings& s) { s.set_zone("-zone"); },
+         "settings.zone: \"-zone\" is not a label value (at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)"},
+        {"lb.min_sync_period_ms", [](v1::NodeSettings& s) { s.mutable_lb()->set_min_sync_period_ms(60001); },
+         "settings.lb.min_sync_period_ms: must be 0-60000"},
+        {"lb.maglev_table_size", [](v1::NodeSettings&) {},
+         "update_mask.paths[0]: lb.maglev_table_size cannot change while the daemon runs (set it in the config file "
+         "and restart)"},
+        {"node_name", [](v1::NodeSettings&) {},
+         "update_mask.paths[0]: node_name cannot change while the daemon runs (set it in the config file and "
+         "restart)"},
+        {"lb", [](v1::NodeSettings&) {}, "update_mask.paths[0]: name the fields of lb one by one (e.g. lb.min_sync_period_ms)"},
+        {"nodeIPs", [](v1::NodeSettings&) {},
+         "update_mask.paths[0]: unknown field \"nodeIPs\" (changeable: zone, node_ips, lb.min_sync_period_ms, "
+         "policy.log_allow_one_in, policy.log_denies_per_second)"},
+    };
+    for (const Case& c : cases) {
+        v1::UpdateNodeSettingsRequest bad;
+        c.set(*bad.mutable_settings());
+        bad.mutable_update_mask()->add_paths(c.path);
+        EXPECT_EQ(error_of(check_node_settings_update(bad)), c.error) << c.path;
+    }
 }
 
 constexpr const char* kService = R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"demo"},
@@ -234,9 +295,26 @@ public:
         check();
         return realized;
     }
+    void dump_ports(v1::DumpPortsResponse& out) override {
+        check();
+        out.add_enis()->set_name("eni-a");
+    }
+    bool node_settings(v1::NodeSettings& out) override {
+        check();
+        out.set_zone(zone);
+        return true;
+    }
+    bool update_node_settings(const reconcile::NodeSettingsChange& c, v1::NodeSettings& out) override {
+        check();
+        if (c.zone) zone = *c.zone;
+        ++updates;
+        return node_settings(out);
+    }
     void check() { EXPECT_EQ(std::this_thread::get_id(), control); }
     std::thread::id control;
     uint64_t realized = 0;
+    std::string zone = "zone-a";
+    int updates = 0;
 };
 
 class Api : public ::testing::Test {
@@ -369,6 +447,30 @@ TEST_F(Api, InvalidRequestsNameTheFieldAndChangeNothing) {
     s = call(&v1::Enidp::Stub::ListObjects, l, lr);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(s.error_message().rfind("list.kind: required", 0), 0u);
+}
+
+TEST_F(Api, NodeSettingsAndPorts) {
+    v1::NodeSettings ns;
+    ASSERT_TRUE(call(&v1::Enidp::Stub::GetNodeSettings, v1::GetNodeSettingsRequest{}, ns).ok());
+    EXPECT_EQ(ns.zone(), "zone-a");
+    v1::UpdateNodeSettingsRequest u;
+    u.mutable_settings()->set_zone("zone-b");
+    u.mutable_update_mask()->add_paths("zone");
+    u.mutable_update_mask()->add_paths("policy.offload");
+    auto s = call(&v1::Enidp::Stub::UpdateNodeSettings, u, ns);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(),
+              "update_mask.paths[1]: policy.offload cannot change while the daemon runs (set it in the config file "
+              "and restart)");
+    EXPECT_EQ(view_.updates, 0);  // all or nothing: the valid zone was not applied either
+    u.mutable_update_mask()->mutable_paths()->RemoveLast();
+    ASSERT_TRUE(call(&v1::Enidp::Stub::UpdateNodeSettings, u, ns).ok());
+    EXPECT_EQ(ns.zone(), "zone-b");
+    EXPECT_EQ(view_.updates, 1);
+    v1::DumpPortsResponse pr;
+    ASSERT_TRUE(call(&v1::Enidp::Stub::DumpPorts, v1::DumpPortsRequest{}, pr).ok());
+    ASSERT_EQ(pr.enis_size(), 1);
+    EXPECT_EQ(pr.enis(0).name(), "eni-a");
 }
 
 TEST_F(Api, DataPathReadsRunOnTheControlThread) {

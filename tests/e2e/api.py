@@ -303,6 +303,71 @@ class Api(unittest.TestCase):
         print(f"\n    one change, apply -> realized ({len(self.services())} Services stored): "
               f"p50 {samples[len(samples) // 2] * 1000:.1f} ms, max {samples[-1] * 1000:.1f} ms", file=sys.stderr)
 
+    def test_9b_ports_pool_and_node_settings(self):
+        ports = self.ctl_json("ports")
+        self.assertEqual([e["name"] for e in ports["enis"]], ["eni-c"])
+        eni = ports["enis"][0]
+        self.assertEqual(eni["pods"], ["demo/pod-c"])
+        self.assertEqual(eni["ip"], "10.0.0.12")
+        self.assertTrue(eni["link_up"])
+        self.assertGreater(int(eni["rx_packets"]), 0, "the earlier tests' replies came in on it")  # uint64: a JSON string
+        self.assertEqual(len(ports["pods"]), 1)
+        pod = ports["pods"][0]
+        self.assertEqual((pod["pod"], pod["eni"], pod["kind"]), ("demo/pod-c", "eni-c", "tap"))
+        self.assertGreater(int(pod["rx_packets"]), 0)
+        self.assertIn("demo/pod-c", self.ctl("ports").stdout)
+        pool = self.ctl_json("pool")
+        self.assertEqual((pool["total"], pool["attached"], pool["free"]), (1, 1, 0))
+        self.assertEqual(pool["enis"][0]["state"], "attached")
+        self.assertIn("1 ENIs: 1 attached, 0 free", self.ctl("pool").stdout)
+
+        # A NodePort Service answers on the node IPs: none are configured, so not yet.
+        np = self.write("np.yaml", textwrap.dedent(f"""\
+            apiVersion: v1
+            kind: Service
+            metadata: {{name: np, namespace: demo}}
+            spec:
+              type: NodePort
+              clusterIP: 10.96.0.30
+              ports: [{{port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata:
+              name: np-1
+              namespace: demo
+              labels: {{kubernetes.io/service-name: np}}
+            addressType: IPv4
+            endpoints: [{{addresses: [{VPC_HOST}], conditions: {{ready: true}}}}]
+            ports: [{{port: 8080, protocol: TCP}}]
+            """))
+        self.ctl("apply", "-f", np)
+        node = self.ctl_json("node")
+        self.assertEqual(node["node_name"], "demo-node")
+        self.assertEqual(node["node_ips"], [])
+        trace = ["trace", "--from", VPC_HOST, "--to", "10.0.0.12", "--dport", 30080, "--proto", "tcp"]
+        self.assertEqual(self.ctl_json(*trace)["service_stage"], "not_service")
+
+        # Changed at run time: the table is rebuilt with the new node IP, at once.
+        node = self.ctl_json("node", "set", "--node-ips", "10.0.0.12", "--zone", "zone-b", "--log-allow-one-in", 1)
+        self.assertEqual((node["node_ips"], node["zone"], node["policy"]["log_allow_one_in"]),
+                         (["10.0.0.12"], "zone-b", 1))
+        t = self.ctl_json(*trace)
+        self.assertEqual((t["verdict"], t["frontend_kind"], t["backend"]), ("forward", "node_port", f"{VPC_HOST}:8080"))
+
+        # Invalid and fixed fields are refused, naming the field, and nothing changes.
+        r = self.ctl("node", "set", "--node-ips", "10.0.0.12,10.0.0.x", "--zone", "zone-c", ok=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("invalid argument: settings.node_ips[1]: \"10.0.0.x\" is not an IPv4 address", r.stderr)
+        node = self.ctl_json("node")
+        self.assertEqual((node["node_ips"], node["zone"]), (["10.0.0.12"], "zone-b"))
+
+        self.ctl("node", "set", "--node-ips", "")
+        self.assertEqual(self.ctl_json(*trace)["service_stage"], "not_service")
+        self.assertRegex(self.ctl("node").stdout, r"node_ips +- +changeable")
+        self.ctl("delete", "Service", "demo/np")
+        self.ctl("delete", "EndpointSlice", "demo/np-1")
+
 
 if __name__ == "__main__":
     e2e_main.run("api", os.path.join(BUILD, "control/daemon/enidp"), "network namespaces, taps, DPDK")
