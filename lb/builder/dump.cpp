@@ -63,16 +63,20 @@ SetFill fill_of(const BackendSet& set) {
     return f;
 }
 
-// Maglev entries and wheel slots of the table's distinct sets.
-std::pair<uint64_t, uint64_t> selection_sizes(const ServiceTable& t) {
-    uint64_t maglev = 0, wheel = 0;
+// Maglev entries, wheel slots and provisional Maglev tables of the table's distinct sets.
+struct SelectionSizes {
+    uint64_t maglev = 0, wheel = 0, provisional = 0;
+};
+SelectionSizes selection_sizes(const ServiceTable& t) {
+    SelectionSizes z;
     for (const ServicePort& sp : t.ports)
         for (int s = 0; s < 3; ++s)
             if (shared_with(sp, s) < 0) {
-                maglev += set_at(sp, s).maglev_size;
-                wheel += set_at(sp, s).wheel_size;
+                z.maglev += set_at(sp, s).maglev_size;
+                z.wheel += set_at(sp, s).wheel_size;
+                z.provisional += set_at(sp, s).maglev_full_size != 0;
             }
-    return {maglev, wheel};
+    return z;
 }
 
 std::vector<std::vector<uint32_t>> frontends_by_port(const ServiceTable& t) {
@@ -95,11 +99,13 @@ const char* frontend_kind_name(FrontendKind kind) {
 }
 
 std::string dump_text(const ServiceTable& t) {
-    const auto [maglev_entries, wheel_entries] = selection_sizes(t);
+    const SelectionSizes z = selection_sizes(t);
     std::string out = "generation " + std::to_string(t.generation) + ": " + std::to_string(t.ports.size()) +
                       " service ports, " + std::to_string(t.frontends.size()) + " frontends, " +
-                      std::to_string(t.backends.size()) + " backends, " + std::to_string(maglev_entries) +
-                      " maglev entries, " + std::to_string(wheel_entries) + " wheel slots\n";
+                      std::to_string(t.backends.size()) + " backends, " + std::to_string(z.maglev) +
+                      " maglev entries, " + std::to_string(z.wheel) + " wheel slots";
+    if (z.provisional != 0) out += ", " + std::to_string(z.provisional) + " provisional maglev tables";
+    out += '\n';
     out += "node IPs:";
     for (uint32_t ip : t.node_ips) out += ' ' + ipv4_string(ip);
     out += '\n';
@@ -127,6 +133,8 @@ std::string dump_text(const ServiceTable& t) {
             }
             out += std::to_string(set.count) + " backends";
             if (set.maglev_size != 0) out += " maglev=" + std::to_string(set.maglev_size);
+            if (set.maglev_full_size != 0)
+                out += " (provisional, " + std::to_string(set.maglev_full_size) + " pending)";
             if (set.wheel_size != 0) out += " wheel=" + std::to_string(set.wheel_size);
             out += std::string(" empty=") + empty_action_name(set.empty_action) + '\n';
             const SetFill fill = fill_of(set);
@@ -147,6 +155,8 @@ std::string dump_text(const ServiceTable& t) {
 std::string dump_json(const ServiceTable& t, int indent) {
     Json root;
     root["generation"] = t.generation;
+    if (const uint64_t provisional = selection_sizes(t).provisional; provisional != 0)
+        root["maglev_provisional_sets"] = provisional;
     root["node_ips"] = Json::array();
     for (uint32_t ip : t.node_ips) root["node_ips"].push_back(ipv4_string(ip));
     root["service_ports"] = Json::array();
@@ -175,6 +185,7 @@ std::string dump_json(const ServiceTable& t, int indent) {
             if (shared >= 0) js["same_as"] = kSetNames[shared];
             js["count"] = set.count;
             js["maglev_size"] = set.maglev_size;
+            if (set.maglev_full_size != 0) js["maglev_pending_size"] = static_cast<uint32_t>(set.maglev_full_size);
             js["wheel_size"] = set.wheel_size;
             js["empty_action"] = empty_action_name(set.empty_action);
             js["backends"] = Json::array();

@@ -18,9 +18,13 @@ namespace enidp::lb {
 //     internal: 2 backends maglev=16381 empty=reject
 //       10.1.0.1:8080 id=0 remote ready weight=1 maglev=8191
 //     external: = internal
+// A provisional Maglev table (IncrementalBuilder with a fill budget) shows the size it will be
+// upgraded to: "maglev=1009 (provisional, 16381 pending)"; the first line then ends with
+// ", N provisional maglev tables".
 std::string dump_text(const ServiceTable& table);
 
-// The same as JSON (`indent` < 0: one line).
+// The same as JSON (`indent` < 0: one line). A provisional set has "maglev_pending_size" (its
+// full size), and the root "maglev_provisional_sets" counts them (both absent when none).
 std::string dump_json(const ServiceTable& table, int indent = 2);
 
 const char* frontend_kind_name(FrontendKind kind);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -178,6 +179,26 @@ bool plan_service(const Service& svc, const NodeInfo& node, std::span<const Endp
     return true;
 }
 
+// An IncrementalBuilder build's Maglev fill budget: the time its fills took so far.
+struct FillBudget {
+    std::chrono::steady_clock::duration limit{};  // zero: no budget (fills are not timed)
+    std::chrono::steady_clock::duration spent{};
+    bool timed() const { return limit.count() != 0; }
+    bool exhausted() const { return timed() && spent >= limit; }
+};
+
+// A new Maglev chunk of `size` entries for `keys`. With a budget, the fill is timed: the
+// allocation too, since on fresh memory its page faults cost more than the fill itself.
+std::shared_ptr<std::vector<uint16_t>> fill_maglev(MaglevBuilder& maglev, std::span<const MaglevKey> keys,
+                                                   uint32_t size, FillBudget* budget) {
+    const bool timed = budget != nullptr && budget->timed();
+    const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    auto chunk = std::make_shared<std::vector<uint16_t>>(size);
+    maglev.populate(keys, *chunk);
+    if (timed) budget->spent += std::chrono::steady_clock::now() - t0;
+    return chunk;
+}
+
 uint32_t gcd_of(std::span<const uint32_t> v) {
     uint32_t g = 0;
     for (uint32_t x : v) g = std::gcd(g, x);
@@ -186,11 +207,14 @@ uint32_t gcd_of(std::span<const uint32_t> v) {
 
 // Emits backends and selection tables for one service port; identical sets share them, and
 // a set whose table the previous generation already has (same algorithm, size and ordered
-// backends) takes that chunk instead of filling a new one.
+// backends) takes that chunk instead of filling a new one. With an exhausted `budget`
+// (IncrementalBuilder), a set that needs a new Maglev table larger than
+// provisional_maglev_size gets a provisional one (or shares the previous provisional one).
 class PortEmitter {
 public:
-    PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options, const ServiceTable* previous)
-        : table_(&table), maglev_(maglev), options_(options), previous_(previous) {
+    PortEmitter(ServiceTable& table, MaglevBuilder& maglev, const BuildOptions& options, const ServiceTable* previous,
+                FillBudget* budget = nullptr)
+        : table_(&table), maglev_(maglev), options_(options), previous_(previous), budget_(budget) {
         // A small previous table (one Service's, IncrementalBuilder) is searched, not indexed:
         // the index would be as large as the highest id.
         if (previous_ == nullptr || previous_->ports.size() <= kSearchedPorts) return;
@@ -210,6 +234,7 @@ public:
     }
 
     uint32_t reused_chunks() const { return reused_; }
+    uint32_t provisional_filled() const { return provisional_filled_; }
 
     // Every endpoint of the port gets (or keeps) its id, in a set or not, so a terminating
     // endpoint's flows survive until it leaves the slices; `status` gets (id, status) of each.
@@ -265,21 +290,22 @@ private:
         set.maglev_size = maglev_size_for(svc, set.count, options_);
         const bool weighted = svc.algorithm == Algorithm::kWeighted && set.count > 0;
         if (set.maglev_size == 0 && !weighted) return set;
-        if (const BackendSet* old = reusable(set)) {
-            set.maglev = old->maglev;
-            set.wheel = old->wheel;
-            set.wheel_size = old->wheel_size;
-            set.chunk = static_cast<uint32_t>(table_->chunks.size());
-            table_->chunks.push_back(previous_->chunks[old->chunk]);
-            ++reused_;
-            return set;
+        if (const BackendSet* old = reusable(set)) return share(set, *old);
+        if (set.maglev_size != 0 && budget_ != nullptr && budget_->exhausted()) {
+            const uint32_t small = provisional_maglev_size(set.count);
+            if (small < set.maglev_size) {
+                set.maglev_full_size = set.maglev_size;
+                set.maglev_size = small;
+                if (const BackendSet* old = reusable(set)) return share(set, *old);
+                ++provisional_filled_;
+            }
         }
-        auto chunk = std::make_shared<std::vector<uint16_t>>();
+        std::shared_ptr<std::vector<uint16_t>> chunk;
         if (set.maglev_size != 0) {
-            chunk->resize(set.maglev_size);
-            maglev_.populate(keys_, *chunk);
+            chunk = fill_maglev(maglev_, keys_, set.maglev_size, budget_);
             set.maglev = chunk->data();
         } else {
+            chunk = std::make_shared<std::vector<uint16_t>>();
             const std::vector<uint32_t> slots = wheel_slots(weights_);
             for (uint32_t i = 0; i < slots.size(); ++i) chunk->insert(chunk->end(), slots[i], uint16_t(i));
             set.wheel_size = static_cast<uint32_t>(chunk->size());
@@ -290,12 +316,25 @@ private:
         return set;
     }
 
-    // A set of the previous generation's port with the same Maglev size and the same ordered
-    // (ip, port, weight) backends as keys_ / weights_, whose chunk the new set can share.
+    BackendSet share(BackendSet& set, const BackendSet& old) {
+        set.maglev = old.maglev;
+        set.wheel = old.wheel;
+        set.wheel_size = old.wheel_size;
+        set.chunk = static_cast<uint32_t>(table_->chunks.size());
+        table_->chunks.push_back(previous_->chunks[old.chunk]);
+        ++reused_;
+        return set;
+    }
+
+    // A set of the previous generation's port with the same Maglev size (and full size, when
+    // provisional) and the same ordered (ip, port, weight) backends as keys_ / weights_, whose
+    // chunk the new set can share.
     const BackendSet* reusable(const BackendSet& set) const {
         if (prev_ == nullptr) return nullptr;
         for (const BackendSet* old : {&prev_->internal, &prev_->external, &prev_->cluster}) {
-            if (old->chunk == kNone || old->count != set.count || old->maglev_size != set.maglev_size) continue;
+            if (old->chunk == kNone || old->count != set.count || old->maglev_size != set.maglev_size ||
+                old->maglev_full_size != set.maglev_full_size)
+                continue;
             const Backend* b = previous_->backends.data() + old->first;
             uint32_t i = 0;
             while (i < set.count && b[i].ip == keys_[i].ip && b[i].port == keys_[i].port && b[i].weight == weights_[i])
@@ -309,9 +348,11 @@ private:
     MaglevBuilder& maglev_;
     const BuildOptions& options_;
     const ServiceTable* previous_;
+    FillBudget* budget_;
     std::vector<uint32_t> previous_port_;  // service-port id → index into previous_->ports (kNone)
     const ServicePort* prev_ = nullptr;    // the port being emitted, as previous_ had it
     uint32_t reused_ = 0;
+    uint32_t provisional_filled_ = 0;
     std::vector<MaglevKey> keys_;
     std::vector<uint16_t> weights_;
     std::vector<uint32_t> ep_ids_;  // per plan.eps: its backend id
@@ -441,7 +482,26 @@ void sort_by_id(std::vector<std::pair<uint32_t, BackendStatus>>& status) {
         if (by_id[id] != 0) status.emplace_back(id, static_cast<BackendStatus>(by_id[id]));
 }
 
+// The distinct provisional Maglev tables of a table (identical sets of a port share one).
+uint32_t provisional_tables(const ServiceTable& t) {
+    uint32_t n = 0;
+    for (const ServicePort& sp : t.ports) {
+        const BackendSet* sets[3] = {&sp.internal, &sp.external, &sp.cluster};
+        for (int s = 0; s < 3; ++s) {
+            if (sets[s]->maglev_full_size == 0) continue;
+            bool shared = false;
+            for (int k = 0; k < s; ++k) shared |= sets[k]->chunk == sets[s]->chunk;
+            n += !shared;
+        }
+    }
+    return n;
+}
+
 }  // namespace
+
+uint32_t provisional_maglev_size(uint32_t backends) {
+    return next_prime(static_cast<uint32_t>(uint64_t{kMaglevMinEntriesPerBackend} * std::max(backends, 1u)));
+}
 
 std::vector<uint32_t> wheel_slots(std::span<const uint16_t> weights) {
     std::vector<uint32_t> slots(weights.begin(), weights.end());
@@ -573,6 +633,7 @@ struct IncrementalBuilder::Impl {
         bool accepted = false;
         ServiceTable fragment;  // its ports, backends, selection chunks and names (indices relative)
         std::vector<uint32_t> port_ids, backend_ids;  // every id it holds
+        uint32_t provisional = 0;  // provisional Maglev tables in `fragment`
     };
     using Key = std::pair<std::string, std::string>;  // (ns, name)
 
@@ -633,6 +694,38 @@ struct IncrementalBuilder::Impl {
         return p;
     }
 
+    // Replaces the provisional Maglev tables of e's fragment by full ones: the fills a build
+    // without a budget makes (same backends, same order, full size). Nothing else changes.
+    // Returns the tables upgraded.
+    uint32_t upgrade(Entry& e, FillBudget& budget) {
+        ServiceTable& f = e.fragment;
+        uint32_t n = 0;
+        for (ServicePort& sp : f.ports) {
+            BackendSet* sets[3] = {&sp.internal, &sp.external, &sp.cluster};
+            for (int s = 0; s < 3; ++s) {
+                BackendSet& set = *sets[s];
+                if (set.maglev_full_size == 0) continue;
+                int same = -1;  // an identical earlier set, sharing the chunk (already upgraded)
+                for (int k = 0; k < s && same < 0; ++k)
+                    if (sets[k]->chunk == set.chunk) same = k;
+                if (same >= 0) {
+                    set = *sets[same];
+                    continue;
+                }
+                keys.clear();
+                for (uint32_t i = 0; i < set.count; ++i)
+                    keys.push_back(MaglevKey{f.backends[set.first + i].ip, f.backends[set.first + i].port});
+                auto chunk = fill_maglev(maglev, keys, set.maglev_full_size, &budget);
+                set.maglev = chunk->data();
+                set.maglev_size = set.maglev_full_size;
+                set.maglev_full_size = 0;
+                f.chunks[set.chunk] = std::move(chunk);
+                ++n;
+            }
+        }
+        return n;
+    }
+
     NodeInfo node;
     BuildOptions options;
     StableIds& ids;
@@ -645,7 +738,10 @@ struct IncrementalBuilder::Impl {
     size_t contested = 0;          // keys claimed more than once
     size_t conflict_rejected = 0;  // Services left out for a conflict
     MaglevBuilder maglev;
+    std::vector<MaglevKey> keys;  // upgrade()'s scratch
     size_t sizes[5] = {};  // accepted totals: ports, frontends, backends, chunks, names
+    std::set<Key> provisional;       // Services with a provisional Maglev table, upgraded in this order
+    size_t provisional_tables = 0;   // their provisional tables
 };
 
 IncrementalBuilder::IncrementalBuilder(NodeInfo node, BuildOptions options, StableIds& ids)
@@ -699,6 +795,8 @@ void IncrementalBuilder::set_node(NodeInfo node) {
 
 bool IncrementalBuilder::pending() const { return !impl_->dirty.empty(); }
 
+size_t IncrementalBuilder::provisional() const { return impl_->provisional_tables; }
+
 BuildResult IncrementalBuilder::build(uint64_t generation) {
     Impl& m = *impl_;
     using Entry = Impl::Entry;
@@ -740,10 +838,13 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
     std::sort(emit.begin(), emit.end(),
               [](const Entry* a, const Entry* b) { return a->ns != b->ns ? a->ns < b->ns : a->name < b->name; });
 
-    // 3. Emit the re-planned Services in order; retire the ids they no longer hold.
+    // 3. Emit the re-planned Services in order; retire the ids they no longer hold. Their fills
+    // come first out of the budget.
+    FillBudget budget;
+    budget.limit = std::chrono::microseconds(m.options.maglev_fill_budget_us);
     PendingIds pending;
     ServiceTable scratch;
-    PortEmitter emitter(scratch, m.maglev, m.options, nullptr);
+    PortEmitter emitter(scratch, m.maglev, m.options, nullptr, &budget);
     std::vector<uint32_t> new_ports, new_backends;
     for (Entry* e : emit) {
         e->error = e->planned ? e->conflict : e->plan_error;
@@ -782,8 +883,26 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
         e->fragment = std::move(fragment);
         e->accepted = accept;
         count(*e, +1);
+        m.provisional_tables -= e->provisional;
+        e->provisional = provisional_tables(e->fragment);
+        m.provisional_tables += e->provisional;
+        if (e->provisional != 0) m.provisional.emplace(e->ns, e->name);
+        else m.provisional.erase(Impl::Key{e->ns, e->name});
     }
     result.shared_tables = emitter.reused_chunks();
+    stats_.provisional_filled = emitter.provisional_filled();
+
+    // 3b. What is left of the budget (all of it when nothing changed) upgrades provisional
+    // tables, Service by Service in (ns, name) order.
+    stats_.upgraded = 0;
+    for (auto it = m.provisional.begin(); it != m.provisional.end() && !budget.exhausted();) {
+        Entry& e = m.entries.at(*it);
+        stats_.upgraded += m.upgrade(e, budget);
+        m.provisional_tables -= e.provisional;
+        e.provisional = 0;
+        it = m.provisional.erase(it);
+    }
+    stats_.maglev_fill_ms = std::chrono::duration<double, std::milli>(budget.spent).count();
     for (Entry* e : m.dirty) e->dirty = false;
     m.dirty.clear();
     for (Entry* e : emit)

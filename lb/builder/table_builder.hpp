@@ -27,6 +27,10 @@ namespace enidp::lb {
 struct BuildOptions {
     uint32_t maglev_default_size = kMaglevDefaultSize;  // automatic Maglev size when it holds 100 × n
     uint64_t generation = 0;                            // copied into ServiceTable::generation
+    // IncrementalBuilder only (build_table is always exact): Maglev fill time (µs, measured) a
+    // build may spend before the sets that need a new table get a provisional one. 0 = no
+    // budget: every table is filled at its full size at once. See IncrementalBuilder.
+    uint32_t maglev_fill_budget_us = 0;
 };
 
 struct BuildResult {
@@ -92,6 +96,18 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
 // backends of the re-planned Services (the others' status is unchanged); retired ids are
 // those of endpoints, ports and Services that went away, as in build_table.
 //
+// Progressive Maglev publication (options.maglev_fill_budget_us > 0): a build times its Maglev
+// fills (steady_clock around each populate). Once they took the budget, a set that needs a new
+// Maglev table larger than provisional_maglev_size(n) = next_prime(100 n) gets one of that size
+// instead (still ≥ 100 × n entries: every backend holds ⌊M/n⌋ or ⌈M/n⌉ of them, and the
+// Service is served with its whole backend set at once), marked BackendSet::maglev_full_size.
+// Then every build spends what is left of its budget (all of it when nothing changed) upgrading
+// provisional Services, in (ns, name) order, to their full size: only the Maglev tables change
+// (same ids, backends, statuses; no re-plan, nothing in backend_status), and the result is the
+// table of a build without a budget. Changed Services are emitted first, so an upgrade never
+// holds a change back. Established flows are in conntrack and keep their backend; a new flow of
+// an upgraded Service may map to another backend, as after any Maglev size change.
+//
 // Control thread only. Not copyable.
 class IncrementalBuilder {
 public:
@@ -119,8 +135,14 @@ public:
         size_t services = 0;     // Services held (with a Service object)
         size_t replanned = 0;    // re-planned by the last build
         bool full_acceptance = false;  // the last build re-checked every Service's frontends
+        size_t provisional_filled = 0;  // provisional Maglev tables the last build filled
+        size_t upgraded = 0;            // provisional Maglev tables the last build upgraded
+        double maglev_fill_ms = 0;      // the last build's Maglev fill time (measured with a budget only)
     };
     const Stats& stats() const { return stats_; }
+    // Provisional Maglev tables in the last build's table (distinct tables: identical sets of a
+    // port share one). The next build upgrades some; 0 without a budget.
+    size_t provisional() const;
 
 private:
     struct Impl;
@@ -129,6 +151,10 @@ private:
 };
 
 inline constexpr uint32_t kWheelMaxSize = 65536;
+
+// The size of a provisional Maglev table for n backends: next_prime(100 n), the smallest that
+// balances them evenly.
+uint32_t provisional_maglev_size(uint32_t backends);
 
 // Wheel slots per backend for `weights`: reduced by their gcd; when the total exceeds
 // kWheelMaxSize, scaled down so it fits while every weight > 0 keeps at least one slot.

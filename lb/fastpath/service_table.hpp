@@ -52,7 +52,13 @@ struct BackendSet {
     const uint16_t* wheel = nullptr;   // wheel_size entries
     uint32_t chunk = kNone;            // control thread: index into ServiceTable::chunks (kNone: none)
     EmptyAction empty_action = EmptyAction::kReject;
+    // Control thread (dumps, IncrementalBuilder): 0, or this Maglev table is provisional, of
+    // size next_prime(100 × count) (evenly balanced), and a later build replaces it with one of
+    // this size (lb::BuildOptions::maglev_fill_budget_us). In the padding after empty_action:
+    // the struct stays 40 bytes. Sizes are below kMaglevMaxSize = 2^24, so 24 bits hold them.
+    uint32_t maglev_full_size : 24 = 0;
 };
+static_assert(sizeof(BackendSet) == 40, "BackendSet: workers read three per ServicePort; keep it small");
 
 // One immutable Maglev table or wheel; shared between table generations.
 using SelectionChunk = std::shared_ptr<const std::vector<uint16_t>>;

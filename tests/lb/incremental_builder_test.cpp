@@ -1,9 +1,12 @@
 // IncrementalBuilder: after any sequence of Service / EndpointSlice changes, its table is the
 // one build_table makes from scratch on the same objects (same order, backends, Maglev entries,
 // wheels, errors, health checks), ids of endpoints that stay keep their id, and ids of those
-// that go are retired exactly once.
+// that go are retired exactly once. With a Maglev fill budget, the same except for provisional
+// Maglev tables (next_prime(100 n) entries, balanced), and the same exactly once upgrade builds
+// have replaced them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -71,6 +74,63 @@ void expect_same_table(const BuildResult& inc, const BuildResult& ref) {
         const uint64_t key = FrontendMap::key(x.ip, x.port, x.protocol);
         EXPECT_EQ((x.kind == FrontendKind::kNodePort ? a.by_node_port : a.by_vip).find(key), f);
     }
+}
+
+// `inc` equals `ref` except that some of inc's Maglev tables may be provisional: of size
+// provisional_maglev_size(n), every backend holding ⌊M/n⌋ or ⌈M/n⌉ entries, with ref's size
+// as the size pending. Returns the provisional sets (a set shared within a port counted once).
+size_t expect_same_but_provisional(const BuildResult& inc, const BuildResult& ref) {
+    const ServiceTable &a = *inc.table, &b = *ref.table;
+    EXPECT_EQ(inc.errors, ref.errors);
+    EXPECT_EQ(inc.health_check_local_endpoints, ref.health_check_local_endpoints);
+    EXPECT_EQ(a.names, b.names);
+    size_t provisional = 0;
+    [&] {
+        ASSERT_EQ(a.ports.size(), b.ports.size());
+        for (size_t p = 0; p < a.ports.size(); ++p) {
+            const ServicePort &x = a.ports[p], &y = b.ports[p];
+            SCOPED_TRACE(a.names[x.name]);
+            EXPECT_TRUE(x.protocol == y.protocol && x.algorithm == y.algorithm && x.flags == y.flags &&
+                        x.affinity_timeout_s == y.affinity_timeout_s &&
+                        x.health_check_node_port == y.health_check_node_port && x.name == y.name);
+            const BackendSet* xs[3] = {&x.internal, &x.external, &x.cluster};
+            const BackendSet* ys[3] = {&y.internal, &y.external, &y.cluster};
+            for (int s = 0; s < 3; ++s) {
+                const BackendSet &u = *xs[s], &v = *ys[s];
+                ASSERT_EQ(u.count, v.count);
+                EXPECT_EQ(u.empty_action, v.empty_action);
+                for (uint32_t i = 0; i < u.count; ++i) {
+                    const Backend &m = a.backends[u.first + i], &n = b.backends[v.first + i];
+                    EXPECT_TRUE(m.ip == n.ip && m.port == n.port && m.weight == n.weight && m.local == n.local &&
+                                m.serving_terminating == n.serving_terminating);
+                }
+                ASSERT_EQ(u.wheel_size, v.wheel_size);
+                EXPECT_TRUE(std::equal(u.wheel, u.wheel + u.wheel_size, v.wheel));
+                if (u.maglev_full_size == 0) {
+                    ASSERT_EQ(u.maglev_size, v.maglev_size);
+                    EXPECT_TRUE(std::equal(u.maglev, u.maglev + u.maglev_size, v.maglev));
+                    continue;
+                }
+                EXPECT_EQ(u.maglev_full_size, v.maglev_size);
+                ASSERT_EQ(u.maglev_size, provisional_maglev_size(u.count));
+                EXPECT_LT(u.maglev_size, v.maglev_size);
+                for (uint32_t held : maglev_fill(std::span(u.maglev, u.maglev_size), u.count)) {
+                    EXPECT_GE(held, u.maglev_size / u.count);
+                    EXPECT_LE(held, (u.maglev_size + u.count - 1) / u.count);
+                }
+                bool shared = false;
+                for (int k = 0; k < s; ++k) shared |= xs[k]->chunk == u.chunk;
+                provisional += !shared;
+            }
+        }
+        ASSERT_EQ(a.frontends.size(), b.frontends.size());
+        for (size_t f = 0; f < a.frontends.size(); ++f) {
+            const Frontend &x = a.frontends[f], &y = b.frontends[f];
+            EXPECT_TRUE(x.ip == y.ip && x.port == y.port && x.protocol == y.protocol && x.kind == y.kind &&
+                        x.service_port == y.service_port);
+        }
+    }();
+    return provisional;
 }
 
 BuildOptions small_tables() {
@@ -154,9 +214,15 @@ std::map<std::string, uint32_t> backend_ids(const ServiceTable& t) {
     return out;
 }
 
-TEST(IncrementalBuilder, EqualsBuildFromScratchAfterRandomChanges) {
+// 300 rounds of random changes, each followed by a build compared with build_table from
+// scratch. With `budget_us` (a tiny one: nearly every new table is provisional) the table must
+// equal it but for provisional tables; some rounds then build without changes until none is
+// left (the upgrades) and must equal it exactly, the others leave them for the next round's
+// changes to meet.
+void random_changes(uint32_t budget_us, bool exact) {
     World w;
     BuildOptions options = small_tables();
+    options.maglev_fill_budget_us = budget_us;
     StableIds ids = big_ids();
     IncrementalBuilder inc(this_node(), options, ids);
     for (uint32_t i = 0; i < 40; ++i) {
@@ -170,6 +236,7 @@ TEST(IncrementalBuilder, EqualsBuildFromScratchAfterRandomChanges) {
     }
     std::set<uint32_t> live;  // backend ids handed out and not retired
     std::map<std::string, uint32_t> last_ids;
+    size_t provisional_seen = 0, upgrade_builds = 0;
     for (int round = 0; round < 300; ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
         if (round > 0) {
@@ -212,7 +279,13 @@ TEST(IncrementalBuilder, EqualsBuildFromScratchAfterRandomChanges) {
         const auto svcs = w.service_list();
         const auto sls = w.slice_list();
         BuildResult b = build_table(svcs, sls, this_node(), options, fresh);
-        expect_same_table(a, b);
+        if (exact) {
+            expect_same_table(a, b);
+            EXPECT_EQ(inc.provisional(), 0u);
+        } else {
+            EXPECT_EQ(expect_same_but_provisional(a, b), inc.provisional());
+            provisional_seen += inc.provisional();
+        }
 
         for (uint32_t id : a.retired_backends) {
             EXPECT_EQ(live.erase(id), 1u) << "retired id " << id << " was not live";
@@ -230,8 +303,189 @@ TEST(IncrementalBuilder, EqualsBuildFromScratchAfterRandomChanges) {
         }
         last_ids = now;
         EXPECT_EQ(ids.live_backends(), live.size());
-        if (HasFatalFailure()) return;
+        if (::testing::Test::HasFatalFailure()) return;
+        if (exact || (round % 3 != 0 && round != 299)) continue;
+        // Upgrades: builds without a change, until nothing is provisional. They re-plan
+        // nothing, hand out and retire no id, and end with the exact table.
+        while (inc.provisional() > 0) {
+            const size_t before = inc.provisional();
+            BuildResult u = inc.build(static_cast<uint64_t>(round + 1));
+            EXPECT_EQ(inc.stats().replanned, 0u);
+            EXPECT_GE(inc.stats().upgraded, 1u);
+            EXPECT_EQ(inc.provisional(), before - inc.stats().upgraded);
+            EXPECT_TRUE(u.backend_status.empty());
+            EXPECT_TRUE(u.retired_backends.empty());
+            EXPECT_TRUE(u.retired_ports.empty());
+            EXPECT_EQ(backend_ids(*u.table), now);
+            a = std::move(u);
+            upgrade_builds++;
+            if (::testing::Test::HasFailure()) return;
+        }
+        expect_same_table(a, b);
     }
+    if (!exact) {
+        EXPECT_GT(provisional_seen, 20u) << "the budget made provisional tables";
+        EXPECT_GT(upgrade_builds, 10u);
+    }
+}
+
+TEST(IncrementalBuilder, EqualsBuildFromScratchAfterRandomChanges) { random_changes(0, true); }
+
+// A budget no fill reaches changes nothing.
+TEST(IncrementalBuilder, LargeBudgetEqualsBuildFromScratch) { random_changes(60'000'000, true); }
+
+// A 1 µs budget: the first fill of a build spends it, every later new table is provisional.
+TEST(IncrementalBuilder, ProvisionalTablesAfterRandomChangesConvergeToBuildFromScratch) { random_changes(1, false); }
+
+// n Services with 10 ready endpoints each (all addresses distinct), the shape.
+struct Bulk {
+    std::vector<Service> services;
+    std::vector<EndpointSlice> slices;
+    explicit Bulk(uint32_t n) {
+        for (uint32_t i = 0; i < n; ++i) {
+            const std::string name = "s" + std::to_string(i);
+            const std::string vip = "10.96." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250);
+            services.push_back(cluster_ip_service("d", name, vip.c_str(), {tcp_port("http", 80)}));
+            std::vector<Endpoint> eps;
+            for (uint32_t e = 1; e <= 10; ++e) {
+                const std::string a = "10." + std::to_string(2 + i / 250) + "." + std::to_string(i % 250) + "." +
+                                      std::to_string(e);
+                eps.push_back(endpoint(a.c_str(), "node-b"));
+            }
+            slices.push_back(slice("d", name + "-a", name, {slice_port("http", 8080)}, eps));
+        }
+    }
+    void load(IncrementalBuilder& b) const {
+        for (const Service& s : services) b.set_service(s);
+        for (const EndpointSlice& s : slices) b.set_slice(s);
+    }
+    BuildResult reference(uint64_t generation) const {
+        StableIds fresh = big_ids();
+        BuildOptions o;
+        o.generation = generation;
+        return build_table(services, slices, this_node(), o, fresh);
+    }
+};
+
+BuildOptions tiny_budget() {
+    BuildOptions o;  // the default size, 16381
+    o.maglev_fill_budget_us = 1;
+    return o;
+}
+
+TEST(IncrementalBuilder, ProvisionalTablesAreBalancedThenUpgradedOneBuildAtATime) {
+    const Bulk bulk(200);
+    StableIds ids = big_ids();
+    IncrementalBuilder inc(this_node(), tiny_budget(), ids);
+    bulk.load(inc);
+    BuildResult first = inc.build(1);
+    ids.release_retired();
+    // The first fill (16381 entries, tens of µs) spends the 1 µs budget: the other 199
+    // Services get 1009 entries (next_prime(100 × 10)), 100 or 101 per backend.
+    EXPECT_EQ(inc.stats().provisional_filled, 199u);
+    EXPECT_EQ(inc.provisional(), 199u);
+    EXPECT_EQ(inc.stats().upgraded, 0u);
+    EXPECT_EQ(first.backend_status.size(), 2000u);
+    ASSERT_EQ(first.table->ports.size(), 200u);
+    EXPECT_EQ(first.table->ports[0].internal.maglev_size, 16381u);
+    EXPECT_EQ(first.table->ports[0].internal.maglev_full_size, 0u);
+    for (size_t p = 1; p < 200; ++p) {
+        const BackendSet& set = first.table->ports[p].internal;
+        ASSERT_EQ(set.count, 10u);
+        ASSERT_EQ(set.maglev_size, 1009u);
+        EXPECT_EQ(set.maglev_full_size, 16381u);
+        EXPECT_EQ(first.table->ports[p].cluster.maglev, set.maglev) << "identical sets share one table";
+        for (uint32_t held : maglev_fill(std::span(set.maglev, set.maglev_size), 10)) {
+            EXPECT_GE(held, 100u);
+            EXPECT_LE(held, 101u);
+        }
+    }
+    const std::string dump = dump_text(*first.table);
+    EXPECT_NE(dump.find(", 199 provisional maglev tables\n"), std::string::npos);
+    EXPECT_NE(dump.find("internal: 10 backends maglev=1009 (provisional, 16381 pending) empty="), std::string::npos);
+    const std::string json = dump_json(*first.table);
+    EXPECT_NE(json.find("\"maglev_provisional_sets\": 199"), std::string::npos);
+    EXPECT_NE(json.find("\"maglev_size\": 1009,\n"), std::string::npos);
+    EXPECT_NE(json.find("\"maglev_pending_size\": 16381"), std::string::npos);
+    expect_same_but_provisional(first, bulk.reference(1));
+
+    // Builds without a change: one Service upgraded each (its fill spends the budget), in
+    // (ns, name) order; nothing else moves.
+    const auto ids_before = backend_ids(*first.table);
+    std::unique_ptr<ServiceTable> last = std::move(first.table);
+    for (uint64_t g = 2; inc.provisional() > 0; ++g) {
+        ASSERT_LT(g, 300u);
+        BuildResult u = inc.build(g);
+        EXPECT_FALSE(inc.pending());
+        EXPECT_EQ(inc.stats().replanned, 0u);
+        EXPECT_EQ(inc.stats().upgraded, 1u);
+        EXPECT_EQ(inc.provisional(), 200u - g);
+        EXPECT_TRUE(u.backend_status.empty() && u.retired_backends.empty() && u.retired_ports.empty());
+        EXPECT_EQ(backend_ids(*u.table), ids_before);
+        // The upgraded Service's table is new; every other one is the very same chunk.
+        size_t changed = 0;
+        for (size_t c = 0; c < u.table->chunks.size(); ++c) changed += u.table->chunks[c] != last->chunks[c];
+        EXPECT_EQ(changed, 1u);
+        last = std::move(u.table);
+    }
+    // Converged: the table build_table makes without a budget, entry for entry.
+    BuildResult done;
+    done.table = std::move(last);
+    expect_same_table(done, bulk.reference(done.table->generation));
+    for (const ServicePort& sp : done.table->ports) EXPECT_EQ(sp.internal.maglev_size, 16381u);
+    // Nothing provisional left: a build without changes upgrades nothing.
+    BuildResult idle = inc.build(999);
+    EXPECT_EQ(inc.stats().upgraded, 0u);
+    EXPECT_EQ(inc.provisional(), 0u);
+}
+
+TEST(IncrementalBuilder, ChangeWhileProvisionalGoesFirstAndIsAppliedAtOnce) {
+    Bulk bulk(50);
+    StableIds ids = big_ids();
+    IncrementalBuilder inc(this_node(), tiny_budget(), ids);
+    bulk.load(inc);
+    inc.build(1);
+    ids.release_retired();
+    ASSERT_EQ(inc.provisional(), 49u);
+    // s7 (provisional) loses an endpoint and gains another; s9 goes away.
+    EndpointSlice& s7 = bulk.slices[7];
+    s7.endpoints[3] = endpoint("10.9.9.9", "node-b");
+    inc.set_slice(s7);
+    inc.remove_service("d", "s9");
+    bulk.services.erase(bulk.services.begin() + 9);
+    BuildResult r = inc.build(2);
+    ids.release_retired();
+    EXPECT_EQ(inc.stats().replanned, 2u);
+    EXPECT_EQ(r.retired_backends.size(), 11u) << "s7's old endpoint and s9's ten";
+    EXPECT_EQ(r.retired_ports.size(), 1u);
+    EXPECT_EQ(r.backend_status.size(), 10u) << "s7's";
+    // The changed Service was filled first, at its full size, and spent the budget: no upgrade.
+    const ServicePort* p7 = port_named(*r.table, "d/s7:http/TCP");
+    ASSERT_NE(p7, nullptr);
+    EXPECT_EQ(p7->internal.maglev_size, 16381u);
+    EXPECT_EQ(p7->internal.maglev_full_size, 0u);
+    const auto b7 = backends_of(*r.table, p7->internal);
+    EXPECT_NE(std::find(b7.begin(), b7.end(), "10.9.9.9:8080"), b7.end());
+    EXPECT_EQ(port_named(*r.table, "d/s9:http/TCP"), nullptr);
+    EXPECT_EQ(inc.stats().upgraded, 0u);
+    EXPECT_EQ(inc.provisional(), 47u);  // 49 - s7 - s9
+    expect_same_but_provisional(r, bulk.reference(2));
+    while (inc.provisional() > 0) r = inc.build(3);
+    expect_same_table(r, bulk.reference(3));
+}
+
+// Budget 0 (the default): no provisional table, whatever the build costs.
+TEST(IncrementalBuilder, NoBudgetNoProvisionalTable) {
+    const Bulk bulk(60);
+    StableIds ids = big_ids();
+    IncrementalBuilder inc(this_node(), BuildOptions{}, ids);
+    bulk.load(inc);
+    BuildResult r = inc.build(1);
+    EXPECT_EQ(inc.provisional(), 0u);
+    EXPECT_EQ(inc.stats().provisional_filled, 0u);
+    EXPECT_EQ(inc.stats().maglev_fill_ms, 0.0) << "fills are not timed";
+    EXPECT_EQ(dump_text(*r.table).find("provisional"), std::string::npos);
+    expect_same_table(r, bulk.reference(1));
 }
 
 TEST(IncrementalBuilder, OneChangeReplansOneServiceAndSharesTheOthersTables) {
