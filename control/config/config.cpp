@@ -533,7 +533,8 @@ Pod parse_pod(const Field& item, const Config& c, Seen& seen) {
 Config parse_config(const YAML::Node& root, const std::string& source) {
     const MapReader top(Field{root, "", line_of(root, 1)},
                         {"node_name", "eal", "workers", "burst", "rx_desc", "tx_desc", "mempool", "idle_backoff",
-                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "policy", "kubernetes", "metrics", "api"});
+                         "gateway_mac", "stats", "enis", "pods", "node_zone", "node_ips", "manifests", "lb", "policy", "kubernetes", "metrics", "api",
+                         "control"});
     Config c;
     c.source = source;
     c.gateway_mac = kDefaultGatewayMac;
@@ -571,6 +572,10 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
         m.read("sleep_us", c.idle.sleep_us, int_in(1, 100'000));
     }
     top.read("gateway_mac", c.gateway_mac, read_mac);
+    if (const Field* f = top.get("control")) {
+        const MapReader m(*f, {"heap_prefault_mb"});
+        m.read("heap_prefault_mb", c.control_heap_prefault_mb, int_in(0, kMaxHeapPrefaultMb));
+    }
     if (const Field* f = top.get("stats")) {
         const MapReader m(*f, {"interval_ms", "file"});
         m.read("interval_ms", c.stats_interval_ms, [](const Field& x) {

@@ -123,6 +123,8 @@ struct MetricsSettings {
     uint16_t port = 9310;
 };
 
+inline constexpr uint32_t kMaxHeapPrefaultMb = 1536;  // glibc's trim threshold is an int
+
 struct Config {
     std::string source;          // file the config was read from
     std::string node_name;
@@ -145,6 +147,9 @@ struct Config {
     Mac gateway_mac;             // virtual router MAC the pods see as their gateway
     uint32_t stats_interval_ms = 0;  // 0 = no periodic stats print
     std::string stats_file;      // JSON counters rewritten every second when set
+    // control.heap_prefault_mb: control-side heap touched at start (control/daemon/heap.hpp), so
+    // bulk applies and table builds do not fault pages in; 0 = malloc's defaults.
+    uint32_t control_heap_prefault_mb = 0;
     std::string api_socket = "/run/enidp/enidp.sock";  // api.socket: the enidp.v1 gRPC unix socket
     // api.tcp: the same API on TCP with mutual TLS (absent: unix socket only).
     struct ApiTcp {

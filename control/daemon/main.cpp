@@ -27,6 +27,7 @@
 #include "control/api/server.hpp"
 #include "control/api/service.hpp"
 #include "control/config/config.hpp"
+#include "control/daemon/heap.hpp"
 #include "control/daemon/kube_sync.hpp"
 #include "control/daemon/specs.hpp"
 #include "control/k8s/watcher.hpp"
@@ -196,6 +197,8 @@ int run(int argc, char** argv) {
         return 0;
     }
 
+    // Before EAL and gRPC start their threads: they then share the one prefaulted arena.
+    daemon::prepare_control_heap(cfg.control_heap_prefault_mb);
     if (auto err = dp::eal_init(daemon::eal_spec(cfg)); !err.empty()) {
         std::fprintf(stderr, "enidp: %s\n", err.c_str());
         return 1;

@@ -82,6 +82,7 @@ pods:
     eni: eni-c
     mac: "02:00:00:00:00:12"
     port: {kind: tap, interface: tap-cache0}
+control: {heap_prefault_mb: 1024}
 )";
 
 TEST(ConfigLoad, FullConfigRoundTrips) {
@@ -107,6 +108,7 @@ TEST(ConfigLoad, FullConfigRoundTrips) {
     EXPECT_EQ(c.idle.sleep_us, 10u);
     EXPECT_EQ(c.gateway_mac, mac("02:00:00:00:00:fe"));
     EXPECT_EQ(c.stats_interval_ms, 1000u);
+    EXPECT_EQ(c.control_heap_prefault_mb, 1024u);
     EXPECT_EQ(c.stats_file, "/run/enidp/stats.json");
 
     ASSERT_EQ(c.enis.size(), 3u);
@@ -184,6 +186,7 @@ enis:
     EXPECT_EQ(c.stats_interval_ms, 0u);
     EXPECT_EQ(c.stats_file, "");
     EXPECT_EQ(c.api_socket, "/run/enidp/enidp.sock");
+    EXPECT_EQ(c.control_heap_prefault_mb, 0u);
     EXPECT_TRUE(c.pods.empty());
     ASSERT_EQ(c.enis.size(), 1u);
     EXPECT_EQ(c.enis[0].line, 3);
@@ -422,6 +425,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "idle_backoff.enabled: \"1\" is not a boolean"},
         BadCase{"StatsIntervalTooShort", edit({{"workers: 2", "workers: 2\nstats:\n  interval_ms: 50"}}), 6,
                 "stats.interval_ms: 50 is out of range (expected 0 or 100..3600000)"},
+        BadCase{"HeapPrefaultTooLarge", edit({{"workers: 2", "workers: 2\ncontrol: {heap_prefault_mb: 4096}"}}), 5,
+                "control.heap_prefault_mb: 4096 is out of range (expected 0..1536)"},
         BadCase{"StatsFileNotString", edit({{"workers: 2", "workers: 2\nstats: {file: [a]}"}}), 5,
                 "stats.file: expected a string, got a list"},
         BadCase{"ApiSocketRelative", edit({{"workers: 2", "workers: 2\napi: {socket: run/enidp.sock}"}}), 5,

@@ -1,0 +1,23 @@
+// The control thread's heap, made ready before the daemon serves anything.
+//
+// A bulk apply (10,000 Services) allocates hundreds of MB on the control side: decoded objects,
+// the store, the builder's plans, Maglev tables. On a VM every first touch of a page is a fault
+// that costs ~14 µs here (the hypervisor backs the page then), and the control thread's faults
+// also stall the workers (TLB shootdowns). prepare_control_heap() does that work once at start:
+// every thread allocates from one malloc arena, which never gives memory back to the kernel, and
+// `prefault_mb` of it is touched by a background thread at the lowest priority right after start
+// (on transparent huge pages where the kernel allows; logged when done), so later allocations
+// reuse pages that are already there. Costs that much resident memory for good.
+//
+// Call once, first thing in main (before EAL or gRPC start threads). Main thread only.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace enidp::daemon {
+
+// prefault_mb == 0: leaves malloc's defaults alone.
+void prepare_control_heap(size_t prefault_mb);
+
+}  // namespace enidp::daemon
