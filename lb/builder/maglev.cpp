@@ -1,7 +1,12 @@
 #include "lb/builder/maglev.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+
+#if defined(__SSE4_1__)
+#include <smmintrin.h>
+#endif
 
 namespace enidp::lb {
 
@@ -65,9 +70,10 @@ std::string maglev_size_error(uint32_t size, uint32_t backends) {
 
 namespace {
 
-constexpr uint32_t kNoSlot = UINT32_MAX;
-
-uint32_t wrap(uint32_t x, uint32_t m) { return x >= m ? x - m : x; }
+// x mod m for x < 2m: the unsigned minimum of x and x - m (which wraps to a large value when
+// x < m). A select, never a branch: GCC turns `x >= m ? x - m : x` into an unpredictable
+// branch in some of these loops (one mispredict per wrap, 20-25 % slower walks).
+inline uint32_t wrap(uint32_t x, uint32_t m) { return std::min(x, x - m); }
 
 // a⁻¹ mod m for prime m and 0 < a < m (extended Euclid).
 uint32_t mod_inverse(uint32_t a, uint32_t m) {
@@ -85,6 +91,24 @@ uint32_t mod_inverse(uint32_t a, uint32_t m) {
     return static_cast<uint32_t>(t < 0 ? t + m : t);
 }
 
+// a · b mod m for a, b < m <= 2^24: the product is exact in a double, so the quotient
+// estimate is off by at most one.
+struct ModMul {
+    uint32_t m;
+    double inv_m;
+    uint32_t operator()(uint32_t a, uint32_t b) const {
+        const uint64_t p = uint64_t{a} * b;
+        int64_t r = static_cast<int64_t>(p - static_cast<uint64_t>(static_cast<double>(p) * inv_m) * m);
+        if (r < 0) r += m;
+        if (r >= m) r -= m;
+        return static_cast<uint32_t>(r);
+    }
+};
+
+#if defined(__SSE4_1__)
+inline __m128i wrap4(__m128i x, __m128i m) { return _mm_min_epu32(x, _mm_sub_epi32(x, m)); }
+#endif
+
 }  // namespace
 
 MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m) {
@@ -100,165 +124,189 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
     walkers_.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
         const MaglevPermutation p = maglev_permutation(backends[i], m);
-        const uint64_t skip = p.skip;
-        walkers_[i] = Walker{p.offset,
-                             {p.skip, static_cast<uint32_t>(2 * skip % m), static_cast<uint32_t>(3 * skip % m),
-                              static_cast<uint32_t>(4 * skip % m)},
-                             0,
-                             kNoSlot};
+        Walker& w = walkers_[i];
+        w.next = p.offset;
+        uint32_t s = 0;
+        for (uint32_t& step : w.step) step = s = wrap(s + p.skip, m);
     }
-    claimed_.assign(m, 0);
-    Walker* const ws = walkers_.data();
-    uint8_t* const claimed = claimed_.data();
-    uint16_t* const out = table.data();
+    const uint32_t padded = (m + 7) / 8 * 8;
+    claimed_.assign(padded, 0);
+    std::fill(claimed_.begin() + m, claimed_.end(), 1);
 
-    uint32_t tail = 0;
-    while (uint64_t{tail} * tail * 5 < m) ++tail;
-    const uint32_t walk_until = m > tail ? m - tail : 0;
-    uint32_t filled = 0, i = 0;
-
-    // Up to a quarter full: most first probes hit a free slot, a plain walk is cheapest.
-    const bool lanes = n >= kLanes && m >= kLanesMinSize;
-    const uint32_t quarter = lanes ? std::min(walk_until, m / 4) : 0;
-    while (filled < quarter) {
-        Walker& w = ws[i];
-        uint32_t slot = w.next;
-        while (claimed[slot]) slot = wrap(slot + w.step[0], m);
-        claimed[slot] = 1;
-        out[slot] = static_cast<uint16_t>(i);
-        w.next = wrap(slot + w.step[0], m);
-        ++filled;
-        if (++i == n) i = 0;
+    // The last ~0.8·sqrt(M) slots are found directly (fill_tail): each claim there costs
+    // one pass over the free slots, about what the walk would spend at that point.
+    const auto tail = std::min(m - 1, static_cast<uint32_t>(0.8 * std::sqrt(static_cast<double>(m))));
+    const uint32_t walk_until = m - tail;
+    Fill fill{n, m, walkers_.data(), claimed_.data(), table.data(), 0, 0};
+    if (m >= kMaskedMinSize) {
+        const auto upto = [&](uint32_t percent) {
+            return std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * percent / 100));
+        };
+        fill_masked<1>(fill, upto(60));
+        fill_masked<2>(fill, upto(80));
+        fill_masked<4>(fill, walk_until);
+    } else {
+        fill_walk(fill, walk_until);
     }
+    if (fill.filled < m) fill_tail(fill);
+}
 
-    if (lanes && filled < std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 90 / 100)))
-        fill_lanes(filled, i, std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * 90 / 100)), table);
+inline void MaglevBuilder::Fill::claim(uint32_t slot) {
+    claimed[slot] = 1;
+    out[slot] = static_cast<uint16_t>(id);
+    ws[id].next = wrap(slot + ws[id].step[0], m);
+    ++filled;
+    if (++id == n) id = 0;
+}
 
-    // Then until about sqrt(M/5) slots are left: slot += skip, minus m when it wraps (no
-    // modulo per probe); four probes per step so the loop-carried chain is one add per
-    // four slots.
-    while (filled < walk_until) {
-        Walker& w = ws[i];
+// Claims for backends id, id + 1, ... until `until` slots are filled, probing V·4 consecutive
+// slots of the backend's list per step without branching: their claimed bytes make a mask
+// whose lowest clear bit is the first free one. One branch per step, taken (mispredicted)
+// only when all V·4 are claimed; V grows with the fill so that stays rare.
+template <int V>
+__attribute__((noinline)) void MaglevBuilder::fill_masked(Fill& fill, uint32_t until) {
+    Fill f = fill;
+    const uint32_t m = f.m;
+#if defined(__SSE4_1__)
+    const __m128i mv = _mm_set1_epi32(static_cast<int>(m));
+    const __m128i not_lane0 = _mm_setr_epi32(0, -1, -1, -1);
+#endif
+    while (f.filled < until) {
+        const Walker& w = f.ws[f.id];
+        alignas(16) uint32_t idx[4 * V];  // the slots probed in this step
+#if defined(__SSE4_1__)
+        const __m128i head = _mm_load_si128(reinterpret_cast<const __m128i*>(&w));  // next, skip, 2·skip, 3·skip
+        const __m128i off0 = _mm_and_si128(head, not_lane0);                         // 0, skip, 2·skip, 3·skip
+        const __m128i off1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&w.step[3]));  // 4·skip ... 7·skip
+        __m128i off8 = _mm_setzero_si128();
+        if constexpr (V > 2) off8 = _mm_set1_epi32(static_cast<int>(wrap(w.step[3] + w.step[3], m)));
+        __m128i base = _mm_shuffle_epi32(head, 0);
+#else
+        uint32_t base = w.next;
+        const uint32_t off8 = wrap(w.step[3] + w.step[3], m);
+#endif
+        uint32_t slot;
+        for (;;) {
+#if defined(__SSE4_1__)
+            __m128i v[V];
+            v[0] = wrap4(_mm_add_epi32(base, off0), mv);
+            if constexpr (V > 1) v[1] = wrap4(_mm_add_epi32(base, off1), mv);
+            for (int j = 2; j < V; ++j) v[j] = wrap4(_mm_add_epi32(v[j - 2], off8), mv);
+            for (int j = 0; j < V; ++j) _mm_store_si128(reinterpret_cast<__m128i*>(idx + 4 * j), v[j]);
+#else
+            idx[0] = base;
+            for (int k = 1; k < 4 * V; ++k) idx[k] = k < 8 ? wrap(base + w.step[k - 1], m) : wrap(idx[k - 8] + off8, m);
+#endif
+            // Four bytes (0 or 1) per nibble, added with lea-sized shifts.
+            uint64_t busy = 0;
+            for (int j = 0; j < V; ++j) {
+                const uint32_t* q = idx + 4 * j;
+                const uint64_t nibble = (uint64_t{f.claimed[q[0]]} + 2 * uint64_t{f.claimed[q[1]]}) +
+                                        4 * (uint64_t{f.claimed[q[2]]} + 2 * uint64_t{f.claimed[q[3]]});
+                busy |= nibble << (4 * j);
+            }
+            const uint64_t free_mask = ~busy & (~uint64_t{0} >> (64 - 4 * V));
+            if (__builtin_expect(free_mask != 0, 1)) {
+                slot = idx[__builtin_ctzll(free_mask)];
+                break;
+            }
+#if defined(__SSE4_1__)
+            base = _mm_set1_epi32(static_cast<int>(wrap(idx[4 * V - 1] + w.step[0], m)));
+#else
+            base = wrap(idx[4 * V - 1] + w.step[0], m);
+#endif
+        }
+        f.claim(slot);
+    }
+    fill = f;
+}
+
+// Walks each backend's list four slots per step (slot += skip, minus M when it wraps: no
+// modulo per probe), the four probes independent of each other.
+__attribute__((noinline)) void MaglevBuilder::fill_walk(Fill& fill, uint32_t until) {
+    Fill f = fill;
+    const uint32_t m = f.m;
+    while (f.filled < until) {
+        const Walker& w = f.ws[f.id];
+        const uint32_t k1 = w.step[0], k2 = w.step[1], k3 = w.step[2], k4 = w.step[3];
         uint32_t slot = w.next;
         for (;;) {
-            const uint32_t s1 = wrap(slot + w.step[0], m), s2 = wrap(slot + w.step[1], m),
-                           s3 = wrap(slot + w.step[2], m);
-            if (!claimed[slot]) break;
-            if (!claimed[s1]) {
+            const uint32_t s1 = wrap(slot + k1, m), s2 = wrap(slot + k2, m), s3 = wrap(slot + k3, m);
+            if (!f.claimed[slot]) break;
+            if (!f.claimed[s1]) {
                 slot = s1;
                 break;
             }
-            if (!claimed[s2]) {
+            if (!f.claimed[s2]) {
                 slot = s2;
                 break;
             }
-            if (!claimed[s3]) {
+            if (!f.claimed[s3]) {
                 slot = s3;
                 break;
             }
-            slot = wrap(slot + w.step[3], m);
+            slot = wrap(slot + k4, m);
         }
-        claimed[slot] = 1;
-        out[slot] = static_cast<uint16_t>(i);
-        w.next = wrap(slot + w.step[0], m);
-        ++filled;
-        if (++i == n) i = 0;
+        f.claim(slot);
     }
-    if (filled < m) fill_tail(filled, i, table);
+    fill = f;
 }
 
-// A quarter to 90 % full: each claim takes one to ten probes and the loop exit is a
-// branch mispredicted about once per claim. Instead kLanes consecutive backends search
-// at once, one probe per lane per round without branching (a busy lane steps on, a
-// free one stays put); after each round the oldest lanes whose slots are free claim
-// them in turn and take the next backends. A lane's slot is re-checked when it claims,
-// so one taken meanwhile by an older lane makes it step on: each backend claims the
-// first slot of its list still free at its turn, exactly as one at a time would.
-__attribute__((noinline)) void MaglevBuilder::fill_lanes(uint32_t& filled, uint32_t& i, uint32_t lanes_until,
-                                                     std::span<uint16_t> table) {
-    const auto n = static_cast<uint32_t>(walkers_.size());
-    const auto m = static_cast<uint32_t>(table.size());
-    Walker* const ws = walkers_.data();
-    uint8_t* const claimed = claimed_.data();
-    uint16_t* const out = table.data();
-    uint32_t slot[kLanes], skip[kLanes], id[kLanes];
-    uint32_t next_id = i;
-    for (uint32_t k = 0; k < kLanes; ++k) {
-        id[k] = next_id;
-        slot[k] = ws[next_id].next;
-        skip[k] = ws[next_id].step[0];
-        next_id = next_id + 1 == n ? 0 : next_id + 1;
-    }
-    uint32_t head = 0;  // the lane of the oldest backend
-    while (filled < lanes_until) {
-        for (uint32_t k = 0; k < kLanes; ++k) {
-            const uint32_t busy = claimed[slot[k]];
-            const uint32_t stepped = wrap(slot[k] + skip[k], m);
-            slot[k] = busy ? stepped : slot[k];
-        }
-        while (!claimed[slot[head]] && filled < lanes_until) {
-            const uint32_t s = slot[head];
-            claimed[s] = 1;
-            out[s] = static_cast<uint16_t>(id[head]);
-            ws[id[head]].next = wrap(s + skip[head], m);
-            ++filled;
-            // n >= kLanes: the next backend is in no lane (or is this one, when n == kLanes).
-            id[head] = next_id;
-            slot[head] = ws[next_id].next;
-            skip[head] = ws[next_id].step[0];
-            next_id = next_id + 1 == n ? 0 : next_id + 1;
-            head = head + 1 == kLanes ? 0 : head + 1;
-        }
-    }
-    i = id[head];  // the lanes' progress is dropped: their backends search again from next
-}
-
-// The last few free slots: backend i's next claim is the free slot fewest steps ahead of
-// w.next in its permutation, steps(s) = (s - next) · skip⁻¹ mod M. A found target stays
-// right until someone else claims it, so each backend looks again only then or after its
-// own claim.
-__attribute__((noinline)) void MaglevBuilder::fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table) {
-    const auto n = static_cast<uint32_t>(walkers_.size());
-    const auto m = static_cast<uint32_t>(table.size());
+// The last free slots: backend i's next claim is the free slot fewest steps ahead of next
+// in its list, steps(s) = (s - next) · skip⁻¹ mod M. With c = skip⁻¹ · 2^64 / M in fixed
+// point (|error| < 2), the wrapping product (s - next) · c = s · c - next · c is
+// steps · 2^64 / M + e mod 2^64 with |e| < 2^25 (|s - next| < M <= 2^24): the keys of
+// two steps are at least 2^64 / M >= 2^40 apart and never wrap, so the smallest key is
+// the fewest steps even with its low 24 bits replaced by the slot's index in free_.
+__attribute__((noinline)) void MaglevBuilder::fill_tail(Fill& fill) {
+    Fill f = fill;
+    const uint32_t n = f.n, m = f.m;
+    Walker* const ws = f.ws;
+    const uint8_t* const claimed = f.claimed;
     free_.clear();
-    const uint8_t* claimed = claimed_.data();
-    uint32_t s = 0;
-    for (; s + 8 <= m; s += 8) {  // eight claimed bytes at a time: almost all are 1
+    for (uint32_t s = 0; s < m; s += 8) {  // eight claimed bytes at a time (padded with 1s): almost all are 1
         uint64_t word;
         std::memcpy(&word, claimed + s, sizeof word);
         if (word == 0x0101010101010101ull) continue;
         for (uint32_t k = s; k < s + 8; ++k)
             if (!claimed[k]) free_.push_back(k);
     }
-    for (; s < m; ++s)
-        if (!claimed[s]) free_.push_back(s);
-    const double inv_m = 1.0 / m;
-    for (;;) {
-        Walker& w = walkers_[i];
-        if (w.target == kNoSlot || claimed_[w.target]) {
-            if (w.inverse == 0) w.inverse = mod_inverse(w.step[0], m);
-            uint32_t best = UINT32_MAX, kept = 0;
-            for (uint32_t s : free_) {
-                if (claimed_[s]) continue;
-                free_[kept++] = s;
-                // (s - next) < M and skip⁻¹ < M ≤ 2^24: the product is exact in a double,
-                // so the quotient is off by at most one.
-                const uint64_t p = uint64_t{s >= w.next ? s - w.next : s + m - w.next} * w.inverse;
-                int64_t r = static_cast<int64_t>(p - static_cast<uint64_t>(static_cast<double>(p) * inv_m) * m);
-                if (r < 0) r += m;
-                if (r >= m) r -= m;
-                if (static_cast<uint32_t>(r) < best) best = static_cast<uint32_t>(r), w.target = s;
-            }
-            free_.resize(kept);
-        }
-        const uint32_t slot = w.target;
-        claimed_[slot] = 1;
-        table[slot] = static_cast<uint16_t>(i);
-        w.next = wrap(slot + w.step[0], m);
-        w.target = kNoSlot;
-        if (++filled == m) return;
-        if (++i == n) i = 0;
+    // skip⁻¹ of the backends that claim from here (at most one per free slot) with one
+    // extended Euclid: Montgomery's batch inversion.
+    const uint32_t users = std::min(n, m - f.filled);
+    const ModMul mul{m, 1.0 / m};
+    prefix_.resize(users);
+    scale_.resize(n);
+    uint32_t acc = 1;
+    for (uint32_t k = 0, j = f.id; k < users; ++k, j = j + 1 == n ? 0 : j + 1) prefix_[k] = acc = mul(acc, ws[j].step[0]);
+    uint32_t inv = mod_inverse(acc, m);  // (skip_0 ... skip_k)⁻¹, k from users - 1 down
+    const uint64_t r = UINT64_MAX / m, r0 = 0 - r * m;  // 2^64 = r · m + r0, 0 < r0 <= m
+    for (uint32_t k = users; k-- > 0;) {
+        const uint32_t j = static_cast<uint32_t>((uint64_t{f.id} + k) % n);
+        const uint32_t own = k > 0 ? mul(inv, prefix_[k - 1]) : inv;
+        if (k > 0) inv = mul(inv, ws[j].step[0]);
+        scale_[j] = own * r + static_cast<uint64_t>(static_cast<double>(uint64_t{own} * r0) / m);
     }
+    while (f.filled < m) {
+        const uint64_t c = scale_[f.id], b = ws[f.id].next * c;
+        const uint32_t* fs = free_.data();
+        const auto nf = static_cast<uint32_t>(free_.size());
+        constexpr uint64_t kHigh = ~uint64_t{0xffffff};
+        uint64_t best0 = UINT64_MAX, best1 = UINT64_MAX;  // two chains of compares
+        uint32_t k = 0;
+        for (; k + 2 <= nf; k += 2) {
+            const uint64_t v0 = ((fs[k] * c - b) & kHigh) | k, v1 = ((fs[k + 1] * c - b) & kHigh) | (k + 1);
+            best0 = std::min(best0, v0);
+            best1 = std::min(best1, v1);
+        }
+        if (k < nf) best0 = std::min(best0, ((fs[k] * c - b) & kHigh) | k);
+        const auto at = static_cast<uint32_t>(std::min(best0, best1) & 0xffffff);
+        const uint32_t slot = fs[at];
+        free_[at] = free_.back();
+        free_.pop_back();
+        f.claim(slot);
+    }
+    fill = f;
 }
 
 std::vector<uint16_t> maglev_table(std::span<const MaglevKey> backends, uint32_t size) {

@@ -54,13 +54,16 @@ MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m);
 // allocates only when a larger one comes along. Not thread-safe; one per builder.
 //
 // Cost: the plain fill probes about M·ln M slots, most of them in the last few free slots
-// (each backend walks past a nearly full table), and its loop exit is a mispredicted
-// branch about once per claim. So populate walks one probe at a time up to a quarter
-// full, then keeps kLanes backends searching at once without branches up to 90 % (the
-// oldest claims when its slot is free), then walks with four independent probes per step
-// until about sqrt(M/5) slots are left, then finds each backend's next slot among the few
-// free ones directly (its position in the backend's permutation is (slot - next) · skip⁻¹
-// mod M). Every phase claims what the textbook fill claims: the result is the same table.
+// (each backend walks past a nearly full table), and its loop exit is a branch that
+// mispredicts about once per claim, resolved only when the probed byte arrives from L2
+// for large tables. So populate, for tables of kMaskedMinSize entries and more, probes
+// 4, 8 then 16 slots of a backend's list per step without branching (their claimed bytes
+// make a mask, the lowest free one is claimed: one well-predicted branch per step), up to
+// 60 %, 80 % full, then until about 0.8·sqrt(M) slots are left. Smaller tables walk four
+// probes per step (their claimed bytes stay in L1). The last slots are found directly:
+// a backend's next claim is the free slot with the fewest steps (slot - next) · skip⁻¹
+// mod M ahead in its list. Every phase claims what the textbook fill claims: the result
+// is the same table.
 class MaglevBuilder {
 public:
     // Writes table[0..size) with indices into `backends`. Preconditions: 1 <= backends.size()
@@ -68,21 +71,34 @@ public:
     void populate(std::span<const MaglevKey> backends, std::span<uint16_t> table);
 
 private:
-    struct Walker {
+    // 32 bytes: the masked fill loads [next, skip, 2·skip, 3·skip] and [4·skip ... 7·skip]
+    // as two vectors.
+    struct alignas(32) Walker {
         uint32_t next;     // the next slot of its preference list
-        uint32_t step[4];  // skip, 2·skip, 3·skip, 4·skip (mod M)
-        uint32_t inverse;  // skip⁻¹ mod M, computed when first needed in the tail (0: not yet)
-        uint32_t target;   // tail: its next slot while still free (kNoSlot: look again)
+        uint32_t step[7];  // skip, 2·skip, ..., 7·skip (mod M)
     };
-    static constexpr uint32_t kLanes = 16;              // backends searching at once (more spill registers)
-    static constexpr uint32_t kLanesMinSize = 32768;    // smaller tables: claimed_ in L1, mispredicts cheap
+    static constexpr uint32_t kMaskedMinSize = 32768;  // smaller tables: claimed_ in L1, mispredicts cheap
+    // One populate's arrays and progress: `filled` slots claimed, backend `id` to claim next.
+    // The fill functions copy it into a local so its fields stay in registers.
+    struct Fill {
+        uint32_t n, m;
+        Walker* ws;
+        uint8_t* claimed;
+        uint16_t* out;
+        uint32_t filled, id;
+        void claim(uint32_t slot);  // backend id takes `slot`, the first free one of its list
+    };
     // Separate functions: each loop gets the registers to itself.
-    void fill_lanes(uint32_t& filled, uint32_t& i, uint32_t until, std::span<uint16_t> table);
-    void fill_tail(uint32_t& filled, uint32_t& i, std::span<uint16_t> table);
+    template <int V>  // V·4 probes per step
+    static void fill_masked(Fill& fill, uint32_t until);
+    static void fill_walk(Fill& fill, uint32_t until);
+    void fill_tail(Fill& fill);
 
     std::vector<Walker> walkers_;
-    std::vector<uint8_t> claimed_;  // per slot: 1 once claimed
-    std::vector<uint32_t> free_;    // tail: slots still free (claimed ones dropped lazily)
+    std::vector<uint8_t> claimed_;  // per slot: 1 once claimed; padded with 1s to a multiple of 8
+    std::vector<uint32_t> free_;    // tail: the slots still free
+    std::vector<uint32_t> prefix_;  // tail: prefix products of the skips (batch inversion)
+    std::vector<uint64_t> scale_;   // tail: per backend skip⁻¹ · 2^64 / M (fixed point)
 };
 
 // Convenience for tests and tools: a new table of `size` entries.
