@@ -122,12 +122,13 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
     const auto m = static_cast<uint32_t>(table.size());
     if (n == 0 || m == 0) return;
     walkers_.resize(n);
+    next_.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
         const MaglevPermutation p = maglev_permutation(backends[i], m);
+        next_[i] = p.offset;
         Walker& w = walkers_[i];
-        w.next = p.offset;
-        uint32_t s = 0;
-        for (uint32_t& step : w.step) step = s = wrap(s + p.skip, m);
+        w.step[0] = 0;
+        for (uint32_t k = 1; k < 8; ++k) w.step[k] = wrap(w.step[k - 1] + p.skip, m);
     }
     const uint32_t padded = (m + 7) / 8 * 8;
     claimed_.assign(padded, 0);
@@ -137,8 +138,8 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
     // one pass over the free slots, about what the walk would spend at that point.
     const auto tail = std::min(m - 1, static_cast<uint32_t>(0.8 * std::sqrt(static_cast<double>(m))));
     const uint32_t walk_until = m - tail;
-    Fill fill{n, m, walkers_.data(), claimed_.data(), table.data(), 0, 0};
-    if (m >= kMaskedMinSize) {
+    Fill fill{n, m, walkers_.data(), next_.data(), claimed_.data(), table.data(), 0, 0};
+    if (m >= kMaskedMinSize && n >= kMaskedMinBackends) {
         const auto upto = [&](uint32_t percent) {
             return std::min(walk_until, static_cast<uint32_t>(uint64_t{m} * percent / 100));
         };
@@ -154,7 +155,7 @@ void MaglevBuilder::populate(std::span<const MaglevKey> backends, std::span<uint
 inline void MaglevBuilder::Fill::claim(uint32_t slot) {
     claimed[slot] = 1;
     out[slot] = static_cast<uint16_t>(id);
-    ws[id].next = wrap(slot + ws[id].step[0], m);
+    next[id] = wrap(slot + ws[id].step[1], m);
     ++filled;
     if (++id == n) id = 0;
 }
@@ -169,21 +170,19 @@ __attribute__((noinline)) void MaglevBuilder::fill_masked(Fill& fill, uint32_t u
     const uint32_t m = f.m;
 #if defined(__SSE4_1__)
     const __m128i mv = _mm_set1_epi32(static_cast<int>(m));
-    const __m128i not_lane0 = _mm_setr_epi32(0, -1, -1, -1);
 #endif
     while (f.filled < until) {
         const Walker& w = f.ws[f.id];
         alignas(16) uint32_t idx[4 * V];  // the slots probed in this step
 #if defined(__SSE4_1__)
-        const __m128i head = _mm_load_si128(reinterpret_cast<const __m128i*>(&w));  // next, skip, 2·skip, 3·skip
-        const __m128i off0 = _mm_and_si128(head, not_lane0);                         // 0, skip, 2·skip, 3·skip
-        const __m128i off1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&w.step[3]));  // 4·skip ... 7·skip
+        const __m128i off0 = _mm_load_si128(reinterpret_cast<const __m128i*>(w.step));      // 0 ... 3·skip
+        const __m128i off1 = _mm_load_si128(reinterpret_cast<const __m128i*>(w.step + 4));  // 4·skip ... 7·skip
         __m128i off8 = _mm_setzero_si128();
-        if constexpr (V > 2) off8 = _mm_set1_epi32(static_cast<int>(wrap(w.step[3] + w.step[3], m)));
-        __m128i base = _mm_shuffle_epi32(head, 0);
+        if constexpr (V > 2) off8 = _mm_set1_epi32(static_cast<int>(wrap(w.step[4] + w.step[4], m)));
+        __m128i base = _mm_set1_epi32(static_cast<int>(f.next[f.id]));
 #else
-        uint32_t base = w.next;
-        const uint32_t off8 = wrap(w.step[3] + w.step[3], m);
+        uint32_t base = f.next[f.id];
+        const uint32_t off8 = wrap(w.step[4] + w.step[4], m);
 #endif
         uint32_t slot;
         for (;;) {
@@ -195,7 +194,7 @@ __attribute__((noinline)) void MaglevBuilder::fill_masked(Fill& fill, uint32_t u
             for (int j = 0; j < V; ++j) _mm_store_si128(reinterpret_cast<__m128i*>(idx + 4 * j), v[j]);
 #else
             idx[0] = base;
-            for (int k = 1; k < 4 * V; ++k) idx[k] = k < 8 ? wrap(base + w.step[k - 1], m) : wrap(idx[k - 8] + off8, m);
+            for (int k = 1; k < 4 * V; ++k) idx[k] = k < 8 ? wrap(base + w.step[k], m) : wrap(idx[k - 8] + off8, m);
 #endif
             // Four bytes (0 or 1) per nibble, added with lea-sized shifts.
             uint64_t busy = 0;
@@ -211,9 +210,9 @@ __attribute__((noinline)) void MaglevBuilder::fill_masked(Fill& fill, uint32_t u
                 break;
             }
 #if defined(__SSE4_1__)
-            base = _mm_set1_epi32(static_cast<int>(wrap(idx[4 * V - 1] + w.step[0], m)));
+            base = _mm_set1_epi32(static_cast<int>(wrap(idx[4 * V - 1] + w.step[1], m)));
 #else
-            base = wrap(idx[4 * V - 1] + w.step[0], m);
+            base = wrap(idx[4 * V - 1] + w.step[1], m);
 #endif
         }
         f.claim(slot);
@@ -228,8 +227,8 @@ __attribute__((noinline)) void MaglevBuilder::fill_walk(Fill& fill, uint32_t unt
     const uint32_t m = f.m;
     while (f.filled < until) {
         const Walker& w = f.ws[f.id];
-        const uint32_t k1 = w.step[0], k2 = w.step[1], k3 = w.step[2], k4 = w.step[3];
-        uint32_t slot = w.next;
+        const uint32_t k1 = w.step[1], k2 = w.step[2], k3 = w.step[3], k4 = w.step[4];
+        uint32_t slot = f.next[f.id];
         for (;;) {
             const uint32_t s1 = wrap(slot + k1, m), s2 = wrap(slot + k2, m), s3 = wrap(slot + k3, m);
             if (!f.claimed[slot]) break;
@@ -261,7 +260,7 @@ __attribute__((noinline)) void MaglevBuilder::fill_walk(Fill& fill, uint32_t unt
 __attribute__((noinline)) void MaglevBuilder::fill_tail(Fill& fill) {
     Fill f = fill;
     const uint32_t n = f.n, m = f.m;
-    Walker* const ws = f.ws;
+    const Walker* const ws = f.ws;
     const uint8_t* const claimed = f.claimed;
     free_.clear();
     for (uint32_t s = 0; s < m; s += 8) {  // eight claimed bytes at a time (padded with 1s): almost all are 1
@@ -278,17 +277,17 @@ __attribute__((noinline)) void MaglevBuilder::fill_tail(Fill& fill) {
     prefix_.resize(users);
     scale_.resize(n);
     uint32_t acc = 1;
-    for (uint32_t k = 0, j = f.id; k < users; ++k, j = j + 1 == n ? 0 : j + 1) prefix_[k] = acc = mul(acc, ws[j].step[0]);
+    for (uint32_t k = 0, j = f.id; k < users; ++k, j = j + 1 == n ? 0 : j + 1) prefix_[k] = acc = mul(acc, ws[j].step[1]);
     uint32_t inv = mod_inverse(acc, m);  // (skip_0 ... skip_k)⁻¹, k from users - 1 down
     const uint64_t r = UINT64_MAX / m, r0 = 0 - r * m;  // 2^64 = r · m + r0, 0 < r0 <= m
     for (uint32_t k = users; k-- > 0;) {
         const uint32_t j = static_cast<uint32_t>((uint64_t{f.id} + k) % n);
         const uint32_t own = k > 0 ? mul(inv, prefix_[k - 1]) : inv;
-        if (k > 0) inv = mul(inv, ws[j].step[0]);
+        if (k > 0) inv = mul(inv, ws[j].step[1]);
         scale_[j] = own * r + static_cast<uint64_t>(static_cast<double>(uint64_t{own} * r0) / m);
     }
     while (f.filled < m) {
-        const uint64_t c = scale_[f.id], b = ws[f.id].next * c;
+        const uint64_t c = scale_[f.id], b = f.next[f.id] * c;
         const uint32_t* fs = free_.data();
         const auto nf = static_cast<uint32_t>(free_.size());
         constexpr uint64_t kHigh = ~uint64_t{0xffffff};

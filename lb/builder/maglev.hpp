@@ -55,15 +55,17 @@ MaglevPermutation maglev_permutation(const MaglevKey& backend, uint32_t m);
 //
 // Cost: the plain fill probes about M·ln M slots, most of them in the last few free slots
 // (each backend walks past a nearly full table), and its loop exit is a branch that
-// mispredicts about once per claim, resolved only when the probed byte arrives from L2
-// for large tables. So populate, for tables of kMaskedMinSize entries and more, probes
-// 4, 8 then 16 slots of a backend's list per step without branching (their claimed bytes
-// make a mask, the lowest free one is claimed: one well-predicted branch per step), up to
-// 60 %, 80 % full, then until about 0.8·sqrt(M) slots are left. Smaller tables walk four
-// probes per step (their claimed bytes stay in L1). The last slots are found directly:
-// a backend's next claim is the free slot with the fewest steps (slot - next) · skip⁻¹
-// mod M ahead in its list. Every phase claims what the textbook fill claims: the result
-// is the same table.
+// mispredicts about once per claim. So for tables of kMaskedMinSize entries and more
+// (with at least kMaskedMinBackends backends) populate probes 4, 8, then 16 slots of a
+// backend's list per step without branching (their claimed bytes make a mask; the lowest
+// free one is claimed; one well-predicted branch per step) up to 60 %, 80 % full, then
+// until about 0.8·sqrt(M) slots are left. Other tables walk four probes per step. The
+// last slots are found directly: a backend's next claim is the free slot the fewest steps
+// (slot - next) · skip⁻¹ mod M ahead in its list. Every phase claims what the textbook
+// fill claims: the result is the same table.
+//
+// Benchmarks that build the same table over and over train the branch predictor on it:
+// the walk of a 16381-entry table then costs a third of what it costs on new backends.
 class MaglevBuilder {
 public:
     // Writes table[0..size) with indices into `backends`. Preconditions: 1 <= backends.size()
@@ -71,18 +73,23 @@ public:
     void populate(std::span<const MaglevKey> backends, std::span<uint16_t> table);
 
 private:
-    // 32 bytes: the masked fill loads [next, skip, 2·skip, 3·skip] and [4·skip ... 7·skip]
-    // as two vectors.
+    // A backend's steps k·skip mod M, k = 0 ... 7: the masked fill loads them as two vectors.
+    // Its next slot is apart (next_): a vector load over a field just stored would stall on
+    // the failed store forwarding, with few backends at every other claim.
     struct alignas(32) Walker {
-        uint32_t next;     // the next slot of its preference list
-        uint32_t step[7];  // skip, 2·skip, ..., 7·skip (mod M)
+        uint32_t step[8];
     };
     static constexpr uint32_t kMaskedMinSize = 32768;  // smaller tables: claimed_ in L1, mispredicts cheap
+    // With one or two backends a backend only ever meets the other's claims: its probes are
+    // mostly free and a plain walk is cheaper (two backends, 65537 entries: 0.25 ms walked,
+    // 0.70 ms masked; even at three, from four masked wins).
+    static constexpr uint32_t kMaskedMinBackends = 3;
     // One populate's arrays and progress: `filled` slots claimed, backend `id` to claim next.
     // The fill functions copy it into a local so its fields stay in registers.
     struct Fill {
         uint32_t n, m;
-        Walker* ws;
+        const Walker* ws;
+        uint32_t* next;  // per backend: the next slot of its preference list
         uint8_t* claimed;
         uint16_t* out;
         uint32_t filled, id;
@@ -95,6 +102,7 @@ private:
     void fill_tail(Fill& fill);
 
     std::vector<Walker> walkers_;
+    std::vector<uint32_t> next_;
     std::vector<uint8_t> claimed_;  // per slot: 1 once claimed; padded with 1s to a multiple of 8
     std::vector<uint32_t> free_;    // tail: the slots still free
     std::vector<uint32_t> prefix_;  // tail: prefix products of the skips (batch inversion)

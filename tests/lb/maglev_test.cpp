@@ -183,6 +183,31 @@ TEST(Maglev, SameTableAsTheTextbookFill) {
     }
 }
 
+// The edges of populate's phases: tables of a few entries and as many backends as entries
+// (the direct tail serves more backends than free slots), one backend (never meets a
+// claimed slot), two (walked even in large tables) and three (masked), 100 entries per
+// backend on both sides of the masked fill's minimum size (32749 walked, 32771 masked),
+// and the largest prime below 2^24, where the tail's fixed-point keys are closest.
+TEST(Maglev, SameTableAsTheTextbookFillAtTheEdges) {
+    struct {
+        uint32_t n, m;
+    } cases[] = {{1, 2},     {2, 2},     {1, 3},     {3, 3},      {5, 7},      {101, 101},   {40, 1009},
+                 {1, 65537}, {2, 65537}, {3, 65537}, {327, 32749}, {327, 32771}, {2, 1000003}, {5000, 500009},
+                 {1, 16777213}};
+    MaglevBuilder builder;
+    for (const auto& c : cases) {
+        for (uint32_t seed : {0u, 11u}) {
+            if (seed != 0 && c.m > 1000003) continue;  // one 2^24 table is enough (about a second)
+            SCOPED_TRACE(testing::Message() << "n=" << c.n << " M=" << c.m << " seed=" << seed);
+            ASSERT_TRUE(is_prime(c.m));
+            const auto k = seed == 0 ? keys(c.n) : scattered_keys(c.n, seed);
+            std::vector<uint16_t> table(c.m);
+            builder.populate(k, table);
+            ASSERT_EQ(table, reference_table(k, c.m));
+        }
+    }
+}
+
 // The permutation math itself (hashes of ip:port → offset, skip) is part of the contract:
 // a change would move flows on upgrade. FNV-1a of whole tables, as built before the fill
 // was reworked.
