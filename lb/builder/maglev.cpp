@@ -196,23 +196,28 @@ __attribute__((noinline)) void MaglevBuilder::fill_masked(Fill& fill, uint32_t u
             idx[0] = base;
             for (int k = 1; k < 4 * V; ++k) idx[k] = k < 8 ? wrap(base + w.step[k], m) : wrap(idx[k - 8] + off8, m);
 #endif
+            // The probes and the claim read the slots back from idx (the compiler would
+            // otherwise extract them from the vectors, two instructions each, and spill the
+            // claimed one through the stack twice: 3-4 % slower).
+            const uint32_t* ip = idx;
+            asm("" : "+r"(ip) : : "memory");
             // Four bytes (0 or 1) per nibble, added with lea-sized shifts.
             uint64_t busy = 0;
             for (int j = 0; j < V; ++j) {
-                const uint32_t* q = idx + 4 * j;
+                const uint32_t* q = ip + 4 * j;
                 const uint64_t nibble = (uint64_t{f.claimed[q[0]]} + 2 * uint64_t{f.claimed[q[1]]}) +
                                         4 * (uint64_t{f.claimed[q[2]]} + 2 * uint64_t{f.claimed[q[3]]});
                 busy |= nibble << (4 * j);
             }
             const uint64_t free_mask = ~busy & (~uint64_t{0} >> (64 - 4 * V));
             if (__builtin_expect(free_mask != 0, 1)) {
-                slot = idx[__builtin_ctzll(free_mask)];
+                slot = ip[__builtin_ctzll(free_mask)];
                 break;
             }
 #if defined(__SSE4_1__)
-            base = _mm_set1_epi32(static_cast<int>(wrap(idx[4 * V - 1] + w.step[1], m)));
+            base = _mm_set1_epi32(static_cast<int>(wrap(ip[4 * V - 1] + w.step[1], m)));
 #else
-            base = wrap(idx[4 * V - 1] + w.step[1], m);
+            base = wrap(ip[4 * V - 1] + w.step[1], m);
 #endif
         }
         f.claim(slot);
