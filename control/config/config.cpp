@@ -628,7 +628,8 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
         for_each_item(*f, [&](const Field& item) { c.manifests.push_back(read_string(item)); });
     if (const Field* f = top.get("lb")) {
         const MapReader m(*f, {"conntrack_max", "affinity_max", "maglev_table_size", "snat_port_min", "snat_port_max",
-                               "ct_tcp_established_s", "ct_udp_s", "ct_udp_stream_s", "min_sync_period_ms"});
+                               "ct_tcp_established_s", "ct_udp_s", "ct_udp_stream_s", "min_sync_period_ms",
+                               "maglev_fill_budget_ms"});
         m.read("conntrack_max", c.lb.conntrack_max, int_in(64, 64 << 20));
         m.read("affinity_max", c.lb.affinity_max, int_in(64, 16 << 20));
         m.read("maglev_table_size", c.lb.maglev_table_size, int_in(3, 1 << 24));
@@ -641,6 +642,7 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
         m.read("ct_udp_s", c.lb.ct_udp_s, int_in(1, 86400));
         m.read("ct_udp_stream_s", c.lb.ct_udp_stream_s, int_in(1, 86400));
         m.read("min_sync_period_ms", c.lb.min_sync_period_ms, int_in(0, 60000));
+        m.read("maglev_fill_budget_ms", c.lb.maglev_fill_budget_ms, int_in(0, 60000));
     }
 
     if (const Field* f = top.get("policy")) {

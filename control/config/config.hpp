@@ -96,6 +96,9 @@ struct LbSettings {
     uint32_t ct_udp_s = 30;               // unreplied
     uint32_t ct_udp_stream_s = 120;       // replied
     uint32_t min_sync_period_ms = 5;      // Service table publications at most this often (control/reconcile)
+    // Maglev fill time a Service table build may spend before new tables are provisional
+    // (next_prime(100 x backends) entries, upgraded by later builds); 0 = no budget.
+    uint32_t maglev_fill_budget_ms = 100;
 };
 
 // Watching the Kubernetes API server (control/k8s). Off unless `kubernetes:` is present.

@@ -151,10 +151,14 @@ void report_sync(const reconcile::SyncReport& r) {
     for (const auto& e : r.errors) std::fprintf(stderr, "enidp: service skipped: %s\n", e.c_str());
     std::fprintf(stderr,
                  "enidp: services: table %llu from store generation %llu: %zu services, %zu frontends, %zu backends "
-                 "(built %.1f ms, published %.1f ms, %zu endpoints removed, %llu flows purged)\n",
+                 "(built %.1f ms, published %.1f ms, %zu endpoints removed, %llu flows purged%s)\n",
                  static_cast<unsigned long long>(r.table_generation),
                  static_cast<unsigned long long>(r.store_generation), r.services, r.frontends, r.backends, r.build_ms,
-                 r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows));
+                 r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows),
+                 r.provisional + r.upgraded == 0 ? ""
+                                                 : (", maglev tables " + std::to_string(r.provisional) +
+                                                    " provisional, " + std::to_string(r.upgraded) + " upgraded")
+                                                       .c_str());
 }
 
 std::vector<api::LocalPod> local_pods(const config::Config& cfg) {

@@ -215,6 +215,7 @@ struct Metrics::Impl {
     Gauge* backends = nullptr;
     Gauge* affinity_entries = nullptr;
     Gauge* table_generation = nullptr;
+    Gauge* maglev_provisional = nullptr;
     Gauge* snapshot_generation = nullptr;
     Gauge* desired_generation = nullptr;
     Gauge* realized_generation = nullptr;
@@ -264,6 +265,10 @@ Metrics::Impl::Impl() {
     affinity_entries = &gauge_family(r, "enidp_affinity_entries", "ClientIP session-affinity entries in use.").Add({});
     table_generation =
         &gauge_family(r, "enidp_service_table_generation", "Generation of the published Service table.").Add({});
+    maglev_provisional = &gauge_family(r, "enidp_lb_maglev_provisional_sets",
+                                       "Provisional (smaller, later upgraded) Maglev tables in the published Service "
+                                       "table.")
+                              .Add({});
     snapshot_generation =
         &gauge_family(r, "enidp_snapshot_generation", "Generation of the published dataplane snapshot.").Add({});
 
@@ -356,6 +361,11 @@ void Metrics::set_generations(uint64_t desired, uint64_t realized) {
     std::lock_guard lock(impl_->mu);
     impl_->desired_generation->Set(static_cast<double>(desired));
     impl_->realized_generation->Set(static_cast<double>(realized));
+}
+
+void Metrics::set_maglev_provisional_sets(uint64_t sets) {
+    std::lock_guard lock(impl_->mu);
+    impl_->maglev_provisional->Set(static_cast<double>(sets));
 }
 
 std::string Metrics::text() const {

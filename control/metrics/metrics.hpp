@@ -39,6 +39,8 @@ public:
 
     // enidp_desired_generation / enidp_realized_generation.
     void set_generations(uint64_t desired, uint64_t realized);
+    // enidp_lb_maglev_provisional_sets (reconcile::SyncReport::provisional, per publication).
+    void set_maglev_provisional_sets(uint64_t sets);
 
     // The Prometheus text exposition (format 0.0.4) of everything in the registry.
     std::string text() const;

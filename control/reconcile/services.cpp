@@ -4,9 +4,11 @@ namespace enidp::reconcile {
 
 namespace {
 
-lb::BuildOptions options_for(uint32_t maglev_default_size) {
+lb::BuildOptions options_for(uint32_t maglev_default_size, std::chrono::milliseconds maglev_fill_budget) {
     lb::BuildOptions o;
     o.maglev_default_size = maglev_default_size;
+    o.maglev_fill_budget_us = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(maglev_fill_budget).count());
     return o;
 }
 
@@ -17,39 +19,44 @@ double ms_between(ServiceReconciler::Clock::time_point a, ServiceReconciler::Clo
 }  // namespace
 
 ServiceReconciler::ServiceReconciler(const objects::Store& store, dp::Dataplane& dataplane, lb::NodeInfo node,
-                                     uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period)
+                                     uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period,
+                                     std::chrono::milliseconds maglev_fill_budget)
     : store_(store),
       dp_(dataplane),
       ids_(dataplane.lb_state().port_capacity, dataplane.lb_state().backend_capacity),
-      builder_(std::move(node), options_for(maglev_default_size), ids_),
+      builder_(std::move(node), options_for(maglev_default_size, maglev_fill_budget), ids_),
       min_sync_period_(min_sync_period) {}
 
 uint64_t ServiceReconciler::finish_publication() {
     if (!unfinished_) return 0;
     unfinished_ = false;
     const lb::LbState& st = dp_.lb_state();
-    const uint64_t purged = dp_.conntrack().purge([&st](uint32_t id) {
+    // A publication that removed no backend (an upgrade of provisional tables, say) has no
+    // flow to purge: the walk over conntrack is skipped.
+    const uint64_t purged = !purge_ ? 0 : dp_.conntrack().purge([&st](uint32_t id) {
         return id < st.backend_capacity && st.backends[id].status.load(std::memory_order_relaxed) ==
                                                static_cast<uint8_t>(lb::BackendStatus::kRemoved);
     });
+    purge_ = false;
     ids_.release_retired();
     replaced_.reset();
     return purged;
 }
 
 std::optional<ServiceReconciler::Clock::time_point> ServiceReconciler::due() const {
-    if (!waiting_) return std::nullopt;
+    if (!waiting_ && builder_.provisional() == 0) return std::nullopt;
     return last_publish_ + min_sync_period_;
 }
 
 SyncReport ServiceReconciler::sync(bool force) {
     SyncReport r;
     r.store_generation = store_.generation();
-    if (!force && !first_ && r.store_generation == seen_) return r;
+    const bool changed = r.store_generation != seen_;
+    if (!force && !first_ && !changed && builder_.provisional() == 0) return r;
     const auto t0 = Clock::now();
     if (!force && !first_ && t0 < last_publish_ + min_sync_period_) {
         waiting_ = true;
-        r.deferred = true;
+        r.deferred = changed;  // (only upgrades waiting is not a deferred change)
         return r;
     }
     waiting_ = false;
@@ -84,7 +91,7 @@ SyncReport ServiceReconciler::sync(bool force) {
         }
     }
     seen_ = changes.generation;
-    if (!force && !builder_.pending()) {
+    if (!force && !builder_.pending() && builder_.provisional() == 0) {
         realized_ = seen_;  // other kinds only: nothing for the Service table
         return r;
     }
@@ -100,6 +107,9 @@ SyncReport ServiceReconciler::sync(bool force) {
     r.frontends = b.table->frontends.size();
     r.backends = b.table->backends.size();
     r.retired_backends = b.retired_backends.size();
+    r.provisional = builder_.provisional();
+    r.upgraded = builder_.stats().upgraded;
+    purge_ = !b.retired_backends.empty();
     // Retired backends are marked removed with the other statuses, before the table is
     // published; their flows are purged and their ids released by finish_publication().
     for (uint32_t id : b.retired_backends) b.backend_status.emplace_back(id, lb::BackendStatus::kRemoved);

@@ -13,6 +13,19 @@
 // every change that arrives meanwhile goes into the same publication. A change after a quiet
 // spell is published at once. 0 = publish as soon as the previous publication is done (changes
 // that arrive during a build still go into one publication together).
+//
+// Progressive Maglev publication (`maglev_fill_budget`, lb.maglev_fill_budget_ms): a build
+// fills Maglev tables at their full size for that long, then gives the remaining Services that
+// need a new table a provisional one (next_prime(100 × backends) entries: evenly balanced, the
+// whole backend set served), so a bulk change is visible after about one budget of fills; see
+// lb::IncrementalBuilder. realized_generation() is the store generation as soon as that table is
+// published. While provisional tables remain, due() asks for a follow-up sync (one minimum sync
+// period after the last publication); each upgrades what the budget allows, in a publication of
+// its own, until none remain. A store change is never held back by them: it goes into the next
+// build, ahead of the upgrades, which only get what its fills leave of the budget (a change
+// arriving during an upgrade build waits for that build, about one budget). A new connection to
+// an upgraded Service may pick another backend (any Maglev size change does that); established
+// ones are in conntrack and keep theirs.
 #pragma once
 
 #include <chrono>
@@ -43,6 +56,8 @@ struct SyncReport {
     size_t changes = 0;    // Service / EndpointSlice changes read from the store
     size_t replanned = 0;  // Services re-planned (the rest were copied)
     size_t retired_backends = 0;
+    size_t provisional = 0;  // provisional Maglev tables in the published table
+    size_t upgraded = 0;     // provisional Maglev tables this publication upgraded to their full size
     uint64_t purged_flows = 0;
     double build_ms = 0, publish_ms = 0;
     std::vector<std::string> errors;  // "ns/name: field: message" per Service left out
@@ -53,17 +68,25 @@ class ServiceReconciler {
 public:
     using Clock = std::chrono::steady_clock;
 
+    // The default Maglev fill budget per build (config: lb.maglev_fill_budget_ms).
+    static constexpr std::chrono::milliseconds kDefaultMaglevFillBudget{100};
+
     ServiceReconciler(const objects::Store& store, dp::Dataplane& dataplane, lb::NodeInfo node,
-                      uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period = {});
+                      uint32_t maglev_default_size, std::chrono::milliseconds min_sync_period = {},
+                      std::chrono::milliseconds maglev_fill_budget = kDefaultMaglevFillBudget);
 
     // Rebuilds and publishes if the store's Services or EndpointSlices changed (or `force`,
-    // which also skips the minimum sync period). Never throws.
+    // which also skips the minimum sync period), or to upgrade provisional Maglev tables (once
+    // the minimum sync period has passed). Never throws.
     SyncReport sync(bool force = false);
     // The store generation the data path reflects: the published table was built from it (other
     // kinds' changes do not need a publication and are realized at once).
     uint64_t realized_generation() const { return realized_; }
-    // When a sync held back by the minimum sync period is due (nullopt: none is waiting).
+    // When a sync held back by the minimum sync period, or the next upgrade of provisional
+    // Maglev tables, is due (nullopt: none is waiting).
     std::optional<Clock::time_point> due() const;
+    // Provisional Maglev tables in the published table (0: every table has its full size).
+    size_t provisional() const { return builder_.provisional(); }
     // The work of a publication nobody waits for, kept off the change → realized path: purges
     // the conntrack flows of the backends it removed (they are marked removed before the
     // publication, so the fast path already ignores those flows), then releases their ids, and
@@ -90,6 +113,7 @@ private:
     bool waiting_ = false;   // a deferred sync is pending
     Clock::time_point last_publish_{};
     bool unfinished_ = false;  // finish_publication() has work
+    bool purge_ = false;       // ... and the publication removed backends (their flows to purge)
     std::shared_ptr<const lb::ServiceTable> published_, replaced_;
 };
 

@@ -332,6 +332,22 @@ TEST(ConfigLoad, PolicySection) {
     EXPECT_EQ(c.policy.log_denies_per_second, 10u);
 }
 
+TEST(ConfigLoad, LbSection) {
+    const Config d = ok(load_string(kBase, "enidp.yaml"));
+    EXPECT_EQ(d.lb.maglev_table_size, 16381u);
+    EXPECT_EQ(d.lb.min_sync_period_ms, 5u);
+    EXPECT_EQ(d.lb.maglev_fill_budget_ms, 100u);
+    const Config c = ok(load_string(
+        edit({{"workers: 2", "workers: 2\nlb: {maglev_table_size: 65537, min_sync_period_ms: 0, maglev_fill_budget_ms: 0}"}}),
+        "enidp.yaml"));
+    EXPECT_EQ(c.lb.maglev_table_size, 65537u);
+    EXPECT_EQ(c.lb.min_sync_period_ms, 0u);
+    EXPECT_EQ(c.lb.maglev_fill_budget_ms, 0u);  // no budget: every table at its full size at once
+    const Config e = ok(load_string(edit({{"workers: 2", "workers: 2\nlb:\n  maglev_fill_budget_ms: 60000"}}),
+                                    "enidp.yaml"));
+    EXPECT_EQ(e.lb.maglev_fill_budget_ms, 60000u);
+}
+
 TEST_P(ConfigBadInput, ReportsLineAndReason) {
     const BadCase& c = GetParam();
     ConfigResult r;
@@ -357,6 +373,12 @@ INSTANTIATE_TEST_SUITE_P(
                 edit({{"  - namespace: default\n    name: cache-0", "  - {namespace: default\n    name: cache-0"}}), 26,
                 "YAML syntax error: end of map flow not found"},
         BadCase{"TwoDocuments", head(4) + "---\nnode_name: b\n", 6, "a second YAML document"},
+        BadCase{"LbFillBudgetNegative", edit({{"workers: 2", "workers: 2\nlb:\n  maglev_fill_budget_ms: -1"}}), 6,
+                "lb.maglev_fill_budget_ms: -1 is out of range (expected 0..60000)"},
+        BadCase{"LbFillBudgetTooLarge", edit({{"workers: 2", "workers: 2\nlb: {maglev_fill_budget_ms: 60001}"}}), 5,
+                "lb.maglev_fill_budget_ms: 60001 is out of range (expected 0..60000)"},
+        BadCase{"LbFillBudgetNotInteger", edit({{"workers: 2", "workers: 2\nlb:\n  maglev_fill_budget_ms: 0.5"}}), 6,
+                "\"0.5\" is not an integer"},
         BadCase{"PolicyUnknownKey", edit({{"workers: 2", "workers: 2\npolicy:\n  ofload: true"}}), 6,
                 "unknown key \"ofload\""},
         BadCase{"PolicyOffloadNotBool", edit({{"workers: 2", "workers: 2\npolicy: {offload: maybe}"}}), 5, "offload"},
