@@ -842,12 +842,14 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
     // come first out of the budget.
     FillBudget budget;
     budget.limit = std::chrono::microseconds(m.options.maglev_fill_budget_us);
-    PendingIds pending;
     ServiceTable scratch;
     PortEmitter emitter(scratch, m.maglev, m.options, nullptr, &budget);
     std::vector<uint32_t> new_ports, new_backends;
     for (Entry* e : emit) {
         e->error = e->planned ? e->conflict : e->plan_error;
+        // Each Service takes its new ids right after its check, so StableIds' free counts
+        // already hold the earlier ones: nothing is pending across Services.
+        PendingIds pending;
         auto p = plans.find(e);
         if (e->planned && e->error.empty() && p != plans.end())
             e->error = check_capacity(*e->svc, p->second, m.ids, pending);

@@ -530,6 +530,19 @@ TEST(IncrementalBuilder, OneChangeReplansOneServiceAndSharesTheOthersTables) {
     EXPECT_EQ(gone.table->ports.size(), 49u);
 }
 
+// New Services in one build may use every free id (each takes its ids before the next is
+// checked, so none is counted twice), and the first that does not fit is refused.
+TEST(IncrementalBuilder, OneBuildFillsTheIdCapacity) {
+    const Bulk bulk(9);
+    StableIds ids(8, 1024);
+    IncrementalBuilder inc(this_node(), BuildOptions{}, ids);
+    bulk.load(inc);
+    BuildResult r = inc.build(1);
+    EXPECT_EQ(r.table->ports.size(), 8u);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0], "d/s8: spec.ports: needs 1 new service-port ids, 0 free (capacity 8)");
+}
+
 TEST(IncrementalBuilder, ConflictResolvedWhenTheOwnerGoes) {
     StableIds ids = big_ids();
     IncrementalBuilder inc(this_node(), BuildOptions{}, ids);
