@@ -11,6 +11,11 @@
 //            ONE ApplyObjects call (JSON objects), then GetGenerations until realized ≥ the
 //            apply's generation: apply (gRPC + decode + store) and visible (… + reconcile +
 //            publication) times; a Trace of the last Service checks its backends are there.
+//   upgraded with progressive Maglev publication (lb.maglev_fill_budget_ms) the bulk is visible
+//            with provisional Maglev tables that later publications upgrade: GetStats is polled
+//            until the table generation stops moving for --settle-seconds; the time of its last
+//            move is when the last provisional table was upgraded. A DumpServices then counts
+//            the provisional tables left (0 expected).
 //   one      --samples times: one endpoint of one Service changes (one EndpointSlice applied),
 //            then GetGenerations until realized: p50 / p99 / max. 20 ms apart, so each change
 //            is a publication of its own (the minimum sync period does not fold them).
@@ -73,6 +78,16 @@ public:
             return 0;
         }
         return resp.generation();
+    }
+    std::string dump_services() {
+        v1::DumpServicesResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+        v1::DumpServicesRequest req;
+        req.set_format(v1::DUMP_FORMAT_TEXT);
+        const grpc::Status s = stub_->DumpServices(&ctx, req, &resp);
+        if (!s.ok()) std::fprintf(stderr, "enidp-control-bench: dump: %s\n", s.error_message().c_str());
+        return resp.dump();
     }
     v1::GetGenerationsResponse generations() {
         v1::GetGenerationsResponse resp;
@@ -152,7 +167,7 @@ int main(int argc, char** argv) {
     std::string socket = "/run/enidp/enidp.sock", json_out, from;
     double quiet_s = 3;
     uint32_t services = 10000, endpoints = 10, samples = 200, clients = 2, batch = 1;
-    double sustain_s = 5;
+    double sustain_s = 5, settle_s = 1.5;
     app.add_option("--socket", socket, "the daemon's API socket");
     app.add_option("--services", services, "Services in the bulk apply")->check(CLI::Range(1u, 1000000u));
     app.add_option("--endpoints", endpoints, "endpoints per Service")->check(CLI::Range(1u, 100u));
@@ -164,6 +179,8 @@ int main(int argc, char** argv) {
     app.add_option("--json", json_out, "write the results as JSON");
     app.add_option("--from", from, "a pod of the node (ns/name) to trace from (checks the bulk's last Service)");
     app.add_option("--quiet-seconds", quiet_s, "first measure worker loop gaps without any change (0: skip)");
+    app.add_option("--settle-seconds", settle_s,
+                   "after the bulk: wait for publications (Maglev upgrades) to stop this long (0: skip)");
     CLI11_PARSE(app, argc, argv);
 
     Client c(socket);
@@ -201,6 +218,36 @@ int main(int argc, char** argv) {
                       {"visible_ms", visible_ms}, {"backends_in_last", in_set}, {"gaps", g1}};
     texts.clear();
     texts.shrink_to_fit();
+
+    // Upgrades of provisional Maglev tables: publications without a change, after visible.
+    if (settle_s > 0) {
+        auto table_generation = [&c] {
+            return c.stats().value("lb", json::object()).value("table_generation", uint64_t{0});
+        };
+        uint64_t last = table_generation(), moves = 0;
+        double last_ms = visible_ms;
+        auto quiet_since = Clock::now();
+        while (ms_since(quiet_since) < settle_s * 1e3 && ms_since(t0) < 600e3) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            const uint64_t g = table_generation();
+            if (g == last) continue;
+            moves += g - last;
+            last = g;
+            last_ms = ms_since(t0);
+            quiet_since = Clock::now();
+        }
+        const std::string dump = c.dump_services();
+        size_t left = 0;
+        for (size_t at = dump.find("(provisional, "); at != std::string::npos; at = dump.find("(provisional, ", at + 1))
+            ++left;
+        json g2 = gaps(c);
+        std::printf("upgraded: last publication %.0f ms after the apply (%llu publications after visible); "
+                    "provisional Maglev tables left: %zu;%s\n",
+                    last_ms, static_cast<unsigned long long>(moves), left, gap_delta(g1, g2).c_str());
+        result["upgraded"] = {{"last_publication_ms", last_ms}, {"publications", moves}, {"provisional_left", left},
+                              {"gaps", g2}};
+        g1 = g2;
+    }
 
     // One change at a time.
     uint32_t version = 0;
