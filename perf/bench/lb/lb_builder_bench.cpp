@@ -36,16 +36,15 @@ void BM_MaglevPopulate(benchmark::State& state) {
     }
     state.counters["entries"] = static_cast<double>(table.size());
 }
-// With --benchmark_repetitions, a min aggregate too: on a shared machine it moves less
-// than the median.
-double min_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
-BENCHMARK(BM_MaglevPopulate)
-    ->Arg(10)
-    ->Arg(100)
-    ->Arg(300)
-    ->Arg(1000)
-    ->ComputeStatistics("min", min_of)
-    ->Unit(benchmark::kMicrosecond);
+// 10, 100, 300, 1000 backends; with --benchmark_repetitions a min aggregate too (on a
+// shared machine it moves less than the median).
+void maglev_sizes(benchmark::internal::Benchmark* b) {
+    b->Arg(10)->Arg(100)->Arg(300)->Arg(1000)->Unit(benchmark::kMicrosecond);
+    b->ComputeStatistics("min", [](const std::vector<double>& v) {
+        return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
+    });
+}
+BENCHMARK(BM_MaglevPopulate)->Apply(maglev_sizes);
 
 // The same sizes, each iteration with another of 16 backend sets (as a table builder fills
 // one Service after another). BM_MaglevPopulate fills one table over and over: the branch
@@ -70,13 +69,7 @@ void BM_MaglevPopulateVaried(benchmark::State& state) {
     }
     state.counters["entries"] = static_cast<double>(table.size());
 }
-BENCHMARK(BM_MaglevPopulateVaried)
-    ->Arg(10)
-    ->Arg(100)
-    ->Arg(300)
-    ->Arg(1000)
-    ->ComputeStatistics("min", min_of)
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MaglevPopulateVaried)->Apply(maglev_sizes);
 
 struct Cluster {
     std::vector<Service> services;
