@@ -89,16 +89,12 @@ struct Pending {
     uint8_t* data[kStageBurst];
     ParsedPacket p[kStageBurst];
     lb::CtKey keys[kStageBurst];
+    hash_sig_t sigs[kStageBurst];
     lb::Flow* flows[kStageBurst];
     lb::CtDir dirs[kStageBurst];
 
-    void lookup(const lb::Conntrack& ct) {
-        const lb::CtKey* kp[kStageBurst];
-        for (uint16_t i = 0; i < n; i++) kp[i] = &keys[i];
-        ct.lookup_bulk(kp, n, flows, dirs);
-        for (uint16_t i = 0; i < n; i++)
-            if (flows[i] != nullptr) rte_prefetch0(flows[i]);
-    }
+    // Through the worker's flow cache; misses go to the shared table in one bulk call.
+    void lookup(const lb::Conntrack& ct, lb::FlowCache& cache) { cache.lookup(ct, keys, n, sigs, flows, dirs); }
 };
 
 // The calling thread's Pending: about 5 KiB whose members have default initialisers, so a
@@ -226,9 +222,9 @@ template <class Sink, class Route>
 inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::StageCtx& ctx, Sink& sink,
                               Route&& route) {
     if (pend.n == 0) return;
-    pend.lookup(*snap.lb.ct);
-    lb::prefetch_new_flows(snap.lb, ctx, pend.p, pend.flows, pend.n);
     lb::LbWorker& w = sink.lb_worker();
+    pend.lookup(*snap.lb.ct, w.flow_cache);
+    lb::prefetch_new_flows(snap.lb, ctx, pend.p, pend.flows, pend.n);
     const bool policy_on = snap.policy.active();
     // Untracked packets wait for their policy decision: their rte_acl questions go in one
     // classify_burst call (a large trie walked for a burst of keys overlaps its misses; one key
@@ -240,6 +236,8 @@ inline void run_service_stage(const Snapshot& snap, Pending& pend, const lb::Sta
         rte_mbuf* m = pend.m[i];
         const lb::Verdict v = lb::process(snap.lb, w, m, pend.data[i], pend.p[i], pend.keys[i], pend.flows[i],
                                           pend.dirs[i], ctx, sink.stats());
+        // A flow created (or found again) for this key: the next packet finds it in the cache.
+        if (v.flow != nullptr && v.flow != pend.flows[i]) w.flow_cache.remember(pend.sigs[i], v.flow, v.dir);
         switch (v.outcome) {
             case lb::Outcome::kDrop:
                 sink.drop(m, v.drop);

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>
@@ -20,8 +21,14 @@ constexpr uint8_t kTcpAck = 0x10;
 
 uint32_t ct_hash(const void* key, uint32_t len, uint32_t init) { return rte_hash_crc(key, len, init); }
 constexpr uint32_t kCtHashInit = 0;
+static_assert(kCtHashInit == Conntrack::kHashInit, "Conntrack::sig() must be the table's hash");
 // The table's signature of `k` (what rte_hash_hash returns), computed inline.
-inline hash_sig_t ct_sig(const CtKey& k) { return rte_hash_crc(&k, sizeof(CtKey), kCtHashInit); }
+inline hash_sig_t ct_sig(const CtKey& k) { return Conntrack::sig(k); }
+
+// Every Flow object starts its life in the pool as "dead" (see Flow::dead).
+void init_flow_obj(rte_mempool*, void*, void* obj, unsigned) { new (obj) Flow(); }
+
+std::atomic<uint64_t> g_next_instance{1};
 
 inline void* tag(Flow* f, CtDir d) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(f) | static_cast<uintptr_t>(d)); }
 
@@ -39,23 +46,6 @@ private:
 };
 
 }  // namespace
-
-uint32_t CtTimeouts::for_state(uint8_t proto, CtState s) const {
-    switch (s) {
-        case CtState::kTcpSynSent: return tcp_syn_sent;
-        case CtState::kTcpSynRecv: return tcp_syn_recv;
-        case CtState::kTcpEstablished: return tcp_established;
-        case CtState::kTcpFinWait: return tcp_fin_wait;
-        case CtState::kTcpTimeWait: return tcp_time_wait;
-        case CtState::kTcpClose: return tcp_close;
-        case CtState::kUnreplied:
-            return proto == 17 ? udp_unreplied : proto == 132 ? sctp_unreplied : icmp;
-        case CtState::kReplied:
-            return proto == 17 ? udp_replied : proto == 132 ? sctp_replied : icmp;
-        case CtState::kCount: break;
-    }
-    return tcp_close;
-}
 
 std::unique_ptr<Conntrack> Conntrack::create(const CtConfig& cfg, std::string& err) {
     if (cfg.qsbr == nullptr) {
@@ -76,8 +66,9 @@ std::unique_ptr<Conntrack> Conntrack::create(const CtConfig& cfg, std::string& e
 
     const std::string pool_name = cfg.name + "_fl";
     const unsigned cache = cfg.max_flows >= 4096 ? 64 : 0;  // per-lcore cache only when it cannot starve the pool
-    ct->pool_ = rte_mempool_create(pool_name.c_str(), cfg.max_flows, sizeof(Flow), cache, 0, nullptr, nullptr, nullptr,
-                                   nullptr, cfg.socket, 0);
+    ct->instance_id_ = g_next_instance.fetch_add(1, std::memory_order_relaxed);
+    ct->pool_ = rte_mempool_create(pool_name.c_str(), cfg.max_flows, sizeof(Flow), cache, 0, nullptr, nullptr,
+                                   init_flow_obj, nullptr, cfg.socket, 0);
     if (ct->pool_ == nullptr) {
         err = "conntrack: flow pool of " + std::to_string(cfg.max_flows) + ": " + rte_strerror(rte_errno);
         return nullptr;
@@ -134,14 +125,22 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
     // Both hashes once, outside the lock; the flow is filled in before the lock too (it is
     // private until its original key is added).
     hash_sig_t sigs[2] = {ct_sig(orig), ct_sig(reply)};
-    auto* f = new (obj) Flow();
+    // Not placement-new: that would clear `dead`, and a worker's FlowCache may still point
+    // at this object from its previous life. Every field but `dead` (still 1) is reset.
+    auto* f = static_cast<Flow*>(obj);
     f->orig = orig;
+    f->reply = CtKey{};
     f->created_s = static_cast<uint32_t>(now_ms / 1000);
     f->last_seen_ms.store(now_ms, std::memory_order_relaxed);
     f->service_port = service_port;
     f->backend = backend;
     f->reply_port = reply_port;
     f->state.store(state, std::memory_order_relaxed);
+    f->flags.store(0, std::memory_order_relaxed);
+    f->checked_gen.store(0, std::memory_order_relaxed);
+    f->policy_gen.store(0, std::memory_order_relaxed);
+    f->policy_verdict.store(0, std::memory_order_relaxed);
+    f->payload_scans.store(0, std::memory_order_relaxed);
     const void* keys[2] = {&orig, &reply};
     void* found[2];
     uint64_t hits = 0;
@@ -198,12 +197,14 @@ InsertStatus Conntrack::insert(const CtKey& orig, CtKey reply, uint32_t service_
         return InsertStatus::kFull;
     }
     if (rte_hash_add_key_with_hash_data(h_, &reply, sigs[1], tag(f, CtDir::kReply)) != 0) {
-        f->dead.store(1, std::memory_order_relaxed);
-        rte_hash_del_key_with_hash(h_, &orig, sigs[0]);
+        rte_hash_del_key_with_hash(h_, &orig, sigs[0]);  // still dead: the RCU callback frees it
         rte_spinlock_unlock(&insert_lock_);
         insert_failed_.fetch_add(1, std::memory_order_relaxed);
         return InsertStatus::kFull;
     }
+    // Published: both keys are in. Under the lock, so a worker that found the flow dead
+    // meanwhile and came to insert it gets kExists with the complete flow.
+    f->dead.store(0, std::memory_order_release);
     inserted_.store(inserted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     rte_spinlock_unlock(&insert_lock_);
     flows_.fetch_add(1, std::memory_order_relaxed);

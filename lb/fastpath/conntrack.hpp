@@ -22,12 +22,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include <rte_cycles.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_spinlock.h>
@@ -105,7 +107,20 @@ struct CtTimeouts {
     uint32_t sctp_replied = 3600;
     uint32_t icmp = 30;
 
-    uint32_t for_state(uint8_t proto, CtState s) const;
+    uint32_t for_state(uint8_t proto, CtState s) const {  // inline: asked once per packet
+        switch (s) {
+            case CtState::kTcpSynSent: return tcp_syn_sent;
+            case CtState::kTcpSynRecv: return tcp_syn_recv;
+            case CtState::kTcpEstablished: return tcp_established;
+            case CtState::kTcpFinWait: return tcp_fin_wait;
+            case CtState::kTcpTimeWait: return tcp_time_wait;
+            case CtState::kTcpClose: return tcp_close;
+            case CtState::kUnreplied: return proto == 17 ? udp_unreplied : proto == 132 ? sctp_unreplied : icmp;
+            case CtState::kReplied: return proto == 17 ? udp_replied : proto == 132 ? sctp_replied : icmp;
+            case CtState::kCount: break;
+        }
+        return tcp_close;
+    }
 };
 
 enum FlowFlags : uint8_t {
@@ -129,7 +144,13 @@ struct alignas(64) Flow {
     uint16_t reply_port = kNoPort;       // ENI port replies leave by (kFlowFromEni)
     std::atomic<uint8_t> state{0};       // CtState
     std::atomic<uint8_t> flags{0};       // FlowFlags
-    std::atomic<uint8_t> dead{0};        // set once by whoever erases the flow
+    // 1 while the object is not a published flow: free in the pool, being filled in by an
+    // insert (cleared, with release, only once both keys are in the table), or erased (set
+    // once by whoever erases it, before its keys go). So dead == 0, read with acquire,
+    // means the fields are complete and both keys are in the table; and since the object
+    // can only be freed a grace period after it is erased, it stays that flow until the
+    // reader's next quiescent report. The per-worker FlowCache relies on this.
+    std::atomic<uint8_t> dead{1};
     // Low 16 bits of the Service-table generation under which the backend was last seen
     // alive. While it matches the live table, packets skip the backend-status look-up
     // (a cache and TLB miss per packet with a million backends); a table change makes each
@@ -187,10 +208,17 @@ public:
     // Looks up n (≤ 64) keys at once. flows[i] is the flow or nullptr, dirs[i] the
     // direction the key matched.
     void lookup_bulk(const CtKey* const* keys, uint32_t n, Flow** flows, CtDir* dirs) const {
+        hash_sig_t sigs[64];
+        for (uint32_t i = 0; i < n; i++) sigs[i] = sig(*keys[i]);
+        lookup_bulk_with_hash(keys, sigs, n, flows, dirs);
+    }
+    // The same, with each key's signature already computed (sig(), the table's hash).
+    void lookup_bulk_with_hash(const CtKey* const* keys, const hash_sig_t* sigs, uint32_t n, Flow** flows,
+                               CtDir* dirs) const {
         void* data[64];
         uint64_t hits = 0;
-        if (rte_hash_lookup_bulk_data(h_, reinterpret_cast<const void**>(const_cast<const CtKey**>(keys)), n,
-                                      &hits, data) <= 0) {
+        if (rte_hash_lookup_with_hash_bulk_data(h_, reinterpret_cast<const void**>(const_cast<const CtKey**>(keys)),
+                                                const_cast<hash_sig_t*>(sigs), n, &hits, data) <= 0) {
             for (uint32_t i = 0; i < n; i++) flows[i] = nullptr;
             return;
         }
@@ -204,6 +232,17 @@ public:
             }
         }
     }
+    // The table's hash of a key (what rte_hash_hash returns): CRC32c of its two words.
+    static hash_sig_t sig(const CtKey& k) {
+        uint64_t w[2];
+        std::memcpy(w, &k, sizeof w);
+        return rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], kHashInit));
+    }
+    static constexpr uint32_t kHashInit = 0;
+    // Distinguishes this table from any other created in the process (a new one may reuse a
+    // destroyed one's address): per-worker caches of Flow pointers are keyed by it.
+    uint64_t instance_id() const { return instance_id_; }
+
     Flow* lookup(const CtKey& k, CtDir& dir) const {
         const CtKey* keys[1] = {&k};
         Flow* f;
@@ -271,6 +310,7 @@ private:
     void walk(Fn&& fn);
 
     rte_hash* h_ = nullptr;
+    uint64_t instance_id_ = 0;
     LbState* state_ = nullptr;
     rte_mempool* pool_ = nullptr;
     rte_rcu_qsbr* qsbr_ = nullptr;

@@ -1,7 +1,7 @@
 // The Service stage of the pipeline: conntrack lookup, backend selection for new flows,
 // DNAT / SNAT / reverse NAT, ICMP errors, REJECT.
 //
-//   burst ─► ct_key() per packet ─► Conntrack::lookup_bulk ─► process() per packet
+//   burst ─► ct_key() per packet ─► FlowCache::lookup (misses: Conntrack bulk) ─► process() per packet
 //     hit, original direction  → translate to the backend (reselect if the backend is gone,
 //                                 or a new TCP SYN / UDP flow finds it terminating: k8s #81775)
 //     hit, reply direction     → reverse translate (source back to the frontend)
@@ -23,6 +23,7 @@
 
 #include "dataplane/fastpath/parse.hpp"
 #include "dataplane/fastpath/stats.hpp"
+#include "lb/fastpath/flow_cache.hpp"
 #include "lb/fastpath/lb_tables.hpp"
 #include "lb/fastpath/nat.hpp"
 #include "lb/fastpath/select.hpp"
@@ -34,6 +35,7 @@ namespace enidp::lb {
 struct LbWorker {
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     uint64_t now_ms = 0;
+    FlowCache flow_cache;  // this worker's conntrack look-ups (lb/fastpath/flow_cache.hpp)
 };
 
 enum class Origin : uint8_t { kPod, kEni };

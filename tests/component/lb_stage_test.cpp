@@ -389,6 +389,133 @@ TEST_F(LbStageTest, TraceReportsWhatTheFastPathDoesWithoutSideEffects) {
     EXPECT_EQ(ct_->size(), 1u);
 }
 
+// The worker's flow cache (lb/fastpath/flow_cache.hpp) answers established flows, and a
+// flow whose backend is deleted is never used again through it: the purge marks it dead and
+// the next packet creates a flow to the remaining backend (and refills the entry).
+TEST_F(LbStageTest, FlowCacheServesEstablishedFlowsButNeverAPurgedOne) {
+    apply({service("dns", kVip, 53, lb::Protocol::kUdp)},
+          {slice("dns", "dns-1", {endpoint(kRemote, "node-b")}, 5353, lb::Protocol::kUdp)});
+    for (int pass = 0; pass < 3; pass++)
+        for (uint16_t i = 0; i < 10; i++) {
+            Out o = send(kPod0Port, udp_from_pod0(kVip, static_cast<uint16_t>(50000 + i), 53));
+            ASSERT_FALSE(o.dropped) << dp::drop_name(o.why);
+            EXPECT_EQ(o.dst(), kRemote);
+        }
+    EXPECT_EQ(ct_->size(), 10u);
+    EXPECT_GE(lbw_.flow_cache.hits(), 20u) << "passes 2 and 3 come from the cache";
+
+    apply({service("dns", kVip, 53, lb::Protocol::kUdp)},
+          {slice("dns", "dns-1", {endpoint(kRemote2, "node-c")}, 5353, lb::Protocol::kUdp)});
+    EXPECT_EQ(ct_->size(), 0u);
+    const uint64_t misses = lbw_.flow_cache.misses();
+    for (int pass = 0; pass < 2; pass++)
+        for (uint16_t i = 0; i < 10; i++) {
+            Out o = send(kPod0Port, udp_from_pod0(kVip, static_cast<uint16_t>(50000 + i), 53));
+            ASSERT_FALSE(o.dropped) << dp::drop_name(o.why);
+            EXPECT_EQ(o.dst(), kRemote2) << "pass " << pass << " flow " << i;
+            EXPECT_EQ(o.dport(), 5353);
+        }
+    EXPECT_EQ(ct_->size(), 10u);
+    EXPECT_EQ(lbw_.flow_cache.misses(), misses + 10) << "each purged entry misses once, then is refilled";
+}
+
+// The cache keeps Flow pointers across quiescent reports, so it sees flows erased, freed by
+// RCU and their objects reused for other flows (or the same key again). It must answer
+// exactly what the table answers.
+TEST_F(LbStageTest, FlowCacheNeverReturnsAnErasedFreedOrReusedFlow) {
+    lb::FlowCache cache;
+    constexpr uint32_t kN = 48;
+    auto orig = [](uint32_t i) {
+        return lb::CtKey{ip_be("10.0.0.10"), ip_be("10.96.0.10"), rte_cpu_to_be_16(static_cast<uint16_t>(1000 + i)),
+                         rte_cpu_to_be_16(80), dp::kProtoUdp, {0, 0, 0}};
+    };
+    auto reply = [](uint32_t i) {
+        return lb::CtKey{ip_be("10.1.0.5"), ip_be("10.0.0.10"), rte_cpu_to_be_16(8080),
+                         rte_cpu_to_be_16(static_cast<uint16_t>(1000 + i)), dp::kProtoUdp, {0, 0, 0}};
+    };
+    auto insert = [&](uint32_t i) {
+        lb::Flow* f = nullptr;
+        EXPECT_EQ(ct_->insert(orig(i), reply(i), 0, 0, 0, lb::kNoPort, static_cast<uint8_t>(lb::CtState::kUnreplied),
+                              now_ms_, &f),
+                  lb::InsertStatus::kInserted);
+        return f;
+    };
+    // Looks keys up through the cache and checks each answer against the table's own.
+    auto check = [&](const std::vector<lb::CtKey>& keys) {
+        std::vector<lb::Flow*> got(keys.size());
+        std::vector<lb::CtDir> dirs(keys.size());
+        hash_sig_t sigs[64];
+        cache.lookup(*ct_, keys.data(), static_cast<uint32_t>(keys.size()), sigs, got.data(), dirs.data());
+        for (size_t i = 0; i < keys.size(); i++) {
+            EXPECT_EQ(sigs[i], rte_hash_crc(&keys[i], sizeof(lb::CtKey), 0)) << "the table's hash";
+            lb::CtDir d;
+            lb::Flow* want = ct_->lookup(keys[i], d);
+            EXPECT_EQ(got[i], want) << "key " << i;
+            if (want != nullptr && got[i] == want) {
+                EXPECT_EQ(dirs[i], d) << "key " << i;
+            }
+        }
+        return got;
+    };
+    std::vector<lb::CtKey> first, first_replies, second;
+    for (uint32_t i = 0; i < kN; i++) {
+        first.push_back(orig(i));
+        first_replies.push_back(reply(i));
+        second.push_back(orig(500 + i));
+    }
+    std::set<lb::Flow*> old;
+    for (uint32_t i = 0; i < kN; i++) old.insert(insert(i));
+    check(first);  // misses: filled from the table
+    check(first_replies);
+    const uint64_t hits = cache.hits();
+    check(first);
+    check(first_replies);
+    EXPECT_EQ(cache.hits(), hits + 2 * kN) << "both directions now come from the cache";
+
+    // Erased: their keys leave the table; the cache still points at the (dead) objects.
+    for (lb::Flow* f : old) ASSERT_TRUE(ct_->erase(f));
+    for (lb::Flow* f : check(first)) EXPECT_EQ(f, nullptr);
+    // Refill the cache with the dead objects' entries the hard way: remember them again.
+    for (uint32_t i = 0; i < kN; i++) {
+        lb::CtDir d;
+        EXPECT_EQ(ct_->lookup(first[i], d), nullptr);
+    }
+    size_t i = 0;
+    for (lb::Flow* f : old) cache.remember(lb::Conntrack::sig(first[i++]), f, lb::CtDir::kOrig);
+    for (lb::Flow* f : check(first)) EXPECT_EQ(f, nullptr) << "a dead object is never a hit";
+
+    // No reader is online: the erased objects are back in the pool and the next inserts reuse
+    // them for other keys. Stale entries for the old keys must not match them.
+    i = 0;
+    for (lb::Flow* f : old) cache.remember(lb::Conntrack::sig(first[i++]), f, lb::CtDir::kOrig);
+    size_t reused = 0;
+    for (uint32_t k = 0; k < kN; k++) reused += old.count(insert(500 + k));
+    EXPECT_GT(reused, 0u) << "the test needs objects reused";
+    for (lb::Flow* f : check(first)) EXPECT_EQ(f, nullptr) << "a reused object is not the old key's flow";
+    for (lb::Flow* f : check(second)) EXPECT_NE(f, nullptr);
+
+    // The old keys again: each finds its own new flow, wherever it lives.
+    for (uint32_t k = 0; k < kN; k++) insert(k);
+    for (lb::Flow* f : check(first)) EXPECT_NE(f, nullptr);
+    check(first_replies);
+    check(second);
+
+    // Another conntrack (a new table can reuse the old one's memory): the cache starts over.
+    const uint64_t misses = cache.misses();
+    snap_.lb = {};
+    ct_.reset();
+    lb::CtConfig cc;
+    cc.name = "lbt_other";
+    cc.max_flows = 4096;
+    cc.qsbr = qsbr_;
+    cc.control_rcu_id = 1;
+    std::string err;
+    ct_ = lb::Conntrack::create(cc, err);
+    ASSERT_NE(ct_, nullptr) << err;
+    for (lb::Flow* f : check(first)) EXPECT_EQ(f, nullptr);
+    EXPECT_EQ(cache.misses(), misses + kN);
+}
+
 class SmallConntrackTest : public LbStageTest {
 protected:
     SmallConntrackTest() { max_flows_ = 64; }

@@ -42,9 +42,10 @@ struct CaptureSink {
     std::vector<std::pair<uint16_t, rte_mbuf*>> out;
     std::vector<dp::Drop> drops;
     lb::LbWorker lbw;
+    lb::LbWorker* lbwp = nullptr;  // the fixture's (persistent: its flow cache spans packets), else lbw
     dp::PolicyWorker* pw = nullptr;
     dp::WorkerStats& stats() { return st; }
-    lb::LbWorker& lb_worker() { return lbw; }
+    lb::LbWorker& lb_worker() { return lbwp != nullptr ? *lbwp : lbw; }
     dp::PolicyWorker& policy_worker() { return *pw; }
     void to_port(uint16_t port, rte_mbuf* m) { out.emplace_back(port, m); }
     void drop(rte_mbuf* m, dp::Drop d) {
@@ -193,12 +194,14 @@ protected:
     Out send(uint16_t port, const std::vector<uint8_t>& frame) {
         CaptureSink sink;
         sink.pw = &pw_;
-        sink.lbw.now_ms = now_ms_;
-        sink.lbw.rng = rng_;
+        // One worker for the whole test, as in the daemon: its flow cache sees every packet.
+        sink.lbwp = &lbw_;
+        lbw_.now_ms = now_ms_;
+        lbw_.rng = rng_;
         rte_mbuf* m = to_mbuf(pool_, frame);
         EXPECT_NE(m, nullptr);
         dp::process_burst(snap_, port, &m, 1, sink);
-        rng_ = sink.lbw.rng;
+        rng_ = lbw_.rng;
         Out o;
         if (!sink.drops.empty()) {
             o.dropped = true;
@@ -252,6 +255,7 @@ protected:
     uint64_t now_ms_ = 0;
     uint64_t rng_ = 12345;
     dp::PolicyWorker pw_;
+    lb::LbWorker lbw_;
 };
 
 }  // namespace
