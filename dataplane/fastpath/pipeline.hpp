@@ -140,10 +140,35 @@ inline bool to_local_pod(const Snapshot& snap, uint32_t dst, rte_mbuf* m, uint8_
     return true;
 }
 
+// Where a pod's off-node packets leave, resolved once per burst: its ENI's port, MACs and
+// gateway (a gateway MAC learned mid-burst applies from the next burst).
+struct PodEgress {
+    Drop drop = Drop::kNoPort;  // kCount: `port` is usable
+    uint16_t port = 0;
+    uint32_t gateway_ip = 0;
+    rte_ether_addr src{}, dst{};
+
+    PodEgress(const Snapshot& snap, const PodEntry& pod) {
+        if (pod.eni == kNoIndex) return;
+        const EniEntry& eni = snap.enis[pod.eni];
+        gateway_ip = eni.gateway_ip;
+        port = eni.port;
+        const PortEntry& pe = snap.ports[port];
+        if (pe.role != PortRole::kEni) return;
+        const EniEntry& out = snap.enis[pe.index];  // what to_eni_port() would use
+        if (!out.gateway->get(dst)) {
+            drop = Drop::kGatewayUnresolved;
+            return;
+        }
+        src = out.mac;
+        drop = Drop::kCount;
+    }
+};
+
 // The routing decision for an IPv4 packet a pod sent (after the Service stage).
 template <class Sink>
-inline void route_from_pod(const Snapshot& snap, const PodEntry& pod, uint16_t in_port, rte_mbuf* m, uint8_t* data,
-                           const ParsedPacket& p, uint16_t out_port, Sink& sink) {
+inline void route_from_pod(const Snapshot& snap, const PodEntry& pod, const PodEgress& eg, uint16_t in_port,
+                           rte_mbuf* m, uint8_t* data, const ParsedPacket& p, uint16_t out_port, Sink& sink) {
     if (out_port != lb::kNoPort) {  // a reply to external traffic leaves by the ENI it came in on
         to_eni_port(snap, out_port, m, data, sink);
         return;
@@ -153,16 +178,21 @@ inline void route_from_pod(const Snapshot& snap, const PodEntry& pod, uint16_t i
         sink.drop(m, Drop::kNoPort);
         return;
     }
-    const EniEntry& eni = snap.enis[pod.eni];
     // The virtual router answers pings itself; anything else for the gateway IP goes to
     // the real VPC router like any other off-pod traffic.
-    if (p.dst_ip == eni.gateway_ip && p.proto == kProtoIcmp && icmp_type(p) == RTE_IP_ICMP_ECHO_REQUEST) [[unlikely]] {
+    if (p.dst_ip == eg.gateway_ip && p.proto == kProtoIcmp && icmp_type(p) == RTE_IP_ICMP_ECHO_REQUEST) [[unlikely]] {
         make_icmp_echo_reply(data, p, snap.gateway_mac);
         sink.stats().event(Event::kIcmpEchoReplied);
         sink.to_port(in_port, m);
         return;
     }
-    to_eni_port(snap, eni.port, m, data, sink);
+    if (eg.drop != Drop::kCount) [[unlikely]] {  // what to_eni_port() would drop it for
+        sink.drop(m, eg.drop);
+        return;
+    }
+    set_macs(data, eg.src, eg.dst);
+    sink.stats().event(Event::kToEni);
+    sink.to_port(eg.port, m);
 }
 
 template <class Sink>
@@ -291,8 +321,9 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
                               uint16_t n, Sink& sink) {
     const bool lb_on = snap.lb.ct != nullptr && (snap.lb.active() || snap.policy.active());
     const lb::StageCtx ctx{lb::Origin::kPod, in_port, 0};
+    const detail::PodEgress eg(snap, pod);
     auto route = [&](rte_mbuf* m, uint8_t* data, const ParsedPacket& p, const lb::Verdict& v) {
-        detail::route_from_pod(snap, pod, in_port, m, data, p, v.out_port, sink);
+        detail::route_from_pod(snap, pod, eg, in_port, m, data, p, v.out_port, sink);
     };
     detail::Pending& pend = detail::pending_scratch();
 
@@ -300,7 +331,9 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
     for (uint16_t i = 0; i < n; i++) {
         detail::prefetch_ahead(pkts, i, n);
         rte_mbuf* m = pkts[i];
-        ParsedPacket p;
+        // Parsed straight into the next Pending slot (committed only if the packet is queued):
+        // copying a just-written ParsedPacket costs a store-forwarding stall per packet.
+        ParsedPacket& p = pend.p[pend.n];
         uint8_t* data = detail::parse_untagged(m, p, sink);
         if (data == nullptr) continue;
         const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
@@ -320,12 +353,11 @@ inline void process_pod_burst(const Snapshot& snap, const PodEntry& pod, uint16_
             if (lb_on && lb::ct_key(data, p, pend.keys[pend.n])) {
                 pend.m[pend.n] = m;
                 pend.data[pend.n] = data;
-                pend.p[pend.n] = p;
                 if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }
             if (!detail::policy_admits_untracked(snap, m, p, sink)) continue;
-            detail::route_from_pod(snap, pod, in_port, m, data, p, lb::kNoPort, sink);
+            detail::route_from_pod(snap, pod, eg, in_port, m, data, p, lb::kNoPort, sink);
             continue;
         }
         if (p.l3 == L3::kArp) {
@@ -388,7 +420,9 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
     for (uint16_t i = 0; i < n; i++) {
         detail::prefetch_ahead(pkts, i, n);
         rte_mbuf* m = pkts[i];
-        ParsedPacket p;
+        // Parsed straight into the next Pending slot (committed only if the packet is queued):
+        // copying a just-written ParsedPacket costs a store-forwarding stall per packet.
+        ParsedPacket& p = pend.p[pend.n];
         uint8_t* data = detail::parse_untagged(m, p, sink);
         if (data == nullptr) continue;
         const auto* eth = reinterpret_cast<const rte_ether_hdr*>(data);
@@ -404,7 +438,6 @@ inline void process_eni_burst(const Snapshot& snap, const EniEntry& eni, uint16_
             if (lb_on && lb::ct_key(data, p, pend.keys[pend.n])) {
                 pend.m[pend.n] = m;
                 pend.data[pend.n] = data;
-                pend.p[pend.n] = p;
                 if (++pend.n == kStageBurst) detail::run_service_stage(snap, pend, ctx, sink, route);
                 continue;
             }

@@ -16,7 +16,9 @@
 // no logging.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -68,9 +70,19 @@ inline bool ct_key(const uint8_t* data, const ParsedPacket& p, CtKey& k) {
     switch (p.proto) {
         case kProtoTcp:
         case kProtoUdp:
-        case kProtoSctp:
-            k = CtKey{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.proto, {0, 0, 0}};
+        case kProtoSctp: {
+            // From the frame (IPv4 addresses and L4 ports are laid out as in CtKey), in two
+            // words: reading back the ParsedPacket the parser has just written field by field
+            // would stall on store forwarding.
+            uint64_t w[2] = {0, 0};
+            std::memcpy(&w[0], data + p.l3_off + 12, 8);
+            uint32_t ports;
+            std::memcpy(&ports, data + p.l4_off, 4);
+            w[1] = ports | uint64_t{p.proto} << 32;
+            static_assert(offsetof(CtKey, sport) == 8 && offsetof(CtKey, proto) == 12, "CtKey layout");
+            std::memcpy(static_cast<void*>(&k), w, sizeof w);
             return true;
+        }
         case kProtoIcmp: {
             const uint8_t type = dp::icmp_type(p);
             if (type == RTE_IP_ICMP_ECHO_REQUEST || type == RTE_IP_ICMP_ECHO_REPLY) {
