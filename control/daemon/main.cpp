@@ -235,7 +235,8 @@ int run(int argc, char** argv) {
     if (rc == 0) {
         services = std::make_unique<reconcile::ServiceReconciler>(store, *dataplane, reconcile::node_info(cfg),
                                                                   cfg.lb.maglev_table_size,
-                                                                  std::chrono::milliseconds(cfg.lb.min_sync_period_ms));
+                                                                  std::chrono::milliseconds(cfg.lb.min_sync_period_ms),
+                                                                  std::chrono::milliseconds(cfg.lb.maglev_fill_budget_ms));
         first_sync = services->sync();
         report_sync(first_sync);
         // Before the workers start: the boot pods' policy is in force from their first packet.
@@ -319,6 +320,7 @@ int run(int argc, char** argv) {
             metrics.observe(
                 static_cast<double>(std::chrono::steady_clock::now().time_since_epoch().count() - t0) / 1e9);
         metrics.set_generations(r.store_generation, services->realized_generation());
+        metrics.set_maglev_provisional_sets(r.provisional);
         std::map<uint16_t, metrics::HealthCheckInfo> hc;
         for (const auto& [port, h] : r.health_checks) hc[port] = metrics::HealthCheckInfo{h.ns, h.name, h.local_endpoints};
         for (const auto& e : health_checks.update(hc)) std::fprintf(stderr, "enidp: health check: %s\n", e.c_str());

@@ -478,23 +478,25 @@ void Dataplane::set_services(std::shared_ptr<const lb::ServiceTable> table,
         affinity_timeouts_[sp.id] = sp.affinity_timeout_s;
     }
     // Ids that get a new owner in this table start counting from here.
+    port_base_.resize(lb_state_->port_capacity);
+    backend_base_.resize(lb_state_->backend_capacity);
     for (const lb::ServicePort& sp : table->ports) {
         if (sp.id >= lb_state_->port_capacity) continue;
         const std::string& name = table->names[sp.name];
-        Baseline& b = port_base_[sp.id];
+        PortBaseline& b = port_base_[sp.id];
         if (b.owner != name) {
             b.owner = name;
-            b.a = lb_state_->ports[sp.id].new_flows.load(std::memory_order_relaxed);
-            b.b = lb_state_->ports[sp.id].rejected.load(std::memory_order_relaxed);
+            b.new_flows = lb_state_->ports[sp.id].new_flows.load(std::memory_order_relaxed);
+            b.rejected = lb_state_->ports[sp.id].rejected.load(std::memory_order_relaxed);
         }
     }
     for (const lb::Backend& be : table->backends) {
         if (be.id >= lb_state_->backend_capacity) continue;
-        const std::string ep = format_endpoint(be.ip, be.port);
-        Baseline& b = backend_base_[be.id];
-        if (b.owner != ep) {
-            b.owner = ep;
-            b.a = lb_state_->backends[be.id].flows.load(std::memory_order_relaxed);
+        const uint64_t owner = ((uint64_t{be.ip} << 16) | be.port) + 1;
+        BackendBaseline& b = backend_base_[be.id];
+        if (b.owner != owner) {
+            b.owner = owner;
+            b.flows = lb_state_->backends[be.id].flows.load(std::memory_order_relaxed);
         }
     }
     services_ = std::move(table);
@@ -595,17 +597,13 @@ std::vector<ServicePortCounters> Dataplane::service_counters() const {
     std::vector<ServicePortCounters> out;
     const lb::ServiceTable& t = *services_;
     const lb::LbState& st = *lb_state_;
-    auto base = [](const std::map<uint32_t, Baseline>& m, uint32_t id) {
-        auto it = m.find(id);
-        return it == m.end() ? Baseline{} : it->second;
-    };
     for (const lb::ServicePort& sp : t.ports) {
         if (sp.id >= st.port_capacity) continue;
         ServicePortCounters c;
         c.service = t.names[sp.name];
-        const Baseline pb = base(port_base_, sp.id);
-        c.new_flows = st.ports[sp.id].new_flows.load(std::memory_order_relaxed) - pb.a;
-        c.rejected = st.ports[sp.id].rejected.load(std::memory_order_relaxed) - pb.b;
+        const PortBaseline pb = sp.id < port_base_.size() ? port_base_[sp.id] : PortBaseline{};
+        c.new_flows = st.ports[sp.id].new_flows.load(std::memory_order_relaxed) - pb.new_flows;
+        c.rejected = st.ports[sp.id].rejected.load(std::memory_order_relaxed) - pb.rejected;
         std::vector<uint32_t> seen;
         for (const lb::BackendSet* set : {&sp.internal, &sp.external, &sp.cluster}) {
             for (uint32_t i = set->first; i < set->first + set->count; i++) {
@@ -614,7 +612,8 @@ std::vector<ServicePortCounters> Dataplane::service_counters() const {
                 seen.push_back(be.id);
                 ServicePortCounters::Backend b;
                 b.endpoint = format_endpoint(be.ip, be.port);
-                b.flows = st.backends[be.id].flows.load(std::memory_order_relaxed) - base(backend_base_, be.id).a;
+                b.flows = st.backends[be.id].flows.load(std::memory_order_relaxed) -
+                          (be.id < backend_base_.size() ? backend_base_[be.id].flows : 0);
                 b.active = st.backends[be.id].active.load(std::memory_order_relaxed);
                 c.active_flows += b.active;
                 c.backends.push_back(std::move(b));
