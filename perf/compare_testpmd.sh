@@ -10,8 +10,15 @@
 # Usage: perf/compare_testpmd.sh --pcap FILE [--scenario FILE] [--duration S] [--json FILE]
 #                                [--skip-enidp] [--keep-logs DIR]
 # Env:   ENIDP_PERF (default <repo>/build/perf/enidp-perf), TESTPMD (default dpdk-testpmd),
-#        LCORES (default 0,1: main lcore + one forwarding/worker lcore).
+#        LCORES (default 0,1: main lcore + one forwarding/worker lcore),
+#        CHRT_PRIO (unset: normal scheduling; N: every run under SCHED_FIFO priority N, so that
+#        other work on a shared machine cannot take the forwarding core; needs root).
 set -euo pipefail
+
+if [ -n "${CHRT_PRIO:-}" ] && [ -z "${COMPARE_TESTPMD_RT:-}" ]; then
+    [[ "$CHRT_PRIO" =~ ^[1-9][0-9]?$ ]] || { echo "compare_testpmd: CHRT_PRIO must be 1-99, not '$CHRT_PRIO'" >&2; exit 2; }
+    COMPARE_TESTPMD_RT=1 exec chrt -f "$CHRT_PRIO" "$0" "$@"
+fi
 
 usage() {  # $1 = exit status
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
