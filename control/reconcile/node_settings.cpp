@@ -43,23 +43,19 @@ std::string NodeSettingsControl::apply(const NodeSettingsChange& c) {
             node_changed = true;
         }
     }
-    if (c.min_sync_period_ms && *c.min_sync_period_ms != cfg_.lb.min_sync_period_ms) {
-        note("lb.min_sync_period_ms", std::to_string(cfg_.lb.min_sync_period_ms), std::to_string(*c.min_sync_period_ms));
-        cfg_.lb.min_sync_period_ms = *c.min_sync_period_ms;
+    // A numeric setting: true when it changed.
+    auto set = [&](const char* what, const std::optional<uint32_t>& to, uint32_t& field) {
+        if (!to || *to == field) return false;
+        note(what, std::to_string(field), std::to_string(*to));
+        field = *to;
+        return true;
+    };
+    if (set("lb.min_sync_period_ms", c.min_sync_period_ms, cfg_.lb.min_sync_period_ms))
         services_.set_min_sync_period(std::chrono::milliseconds(cfg_.lb.min_sync_period_ms));
-    }
-    bool sampling = false;
-    if (c.log_allow_one_in && *c.log_allow_one_in != cfg_.policy.log_allow_one_in) {
-        note("policy.log_allow_one_in", std::to_string(cfg_.policy.log_allow_one_in), std::to_string(*c.log_allow_one_in));
-        cfg_.policy.log_allow_one_in = *c.log_allow_one_in;
-        sampling = true;
-    }
-    if (c.log_denies_per_second && *c.log_denies_per_second != cfg_.policy.log_denies_per_second) {
-        note("policy.log_denies_per_second", std::to_string(cfg_.policy.log_denies_per_second),
-             std::to_string(*c.log_denies_per_second));
-        cfg_.policy.log_denies_per_second = *c.log_denies_per_second;
-        sampling = true;
-    }
+    // Both are evaluated: each change is noted and applied.
+    const bool allow = set("policy.log_allow_one_in", c.log_allow_one_in, cfg_.policy.log_allow_one_in);
+    const bool denies = set("policy.log_denies_per_second", c.log_denies_per_second, cfg_.policy.log_denies_per_second);
+    const bool sampling = allow || denies;
     if (sampling) dp_.set_verdict_sampling(cfg_.policy.log_allow_one_in, cfg_.policy.log_denies_per_second);
     if (node_changed) {
         // Every Service is re-planned against the new node (local endpoints, topology hints,
