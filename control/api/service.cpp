@@ -161,15 +161,32 @@ grpc::Status Service::Trace(grpc::ServerContext*, const v1::TraceRequest* req, v
     });
 }
 
-grpc::Status Service::GetGenerations(grpc::ServerContext*, const v1::GetGenerationsRequest*,
+grpc::Status Service::GetGenerations(grpc::ServerContext* ctx, const v1::GetGenerationsRequest* req,
                                      v1::GetGenerationsResponse* resp) {
-    // Realized first: a change landing in between then shows as realized < desired, never the reverse.
+    if (req->timeout_ms() > 60000) return invalid({"generations.timeout_ms", "must be 0-60000"});
+    const uint64_t desired = store_.generation();
+    if (req->wait_for_realized() > desired)
+        return invalid({"generations.wait_for_realized",
+                        "generation " + std::to_string(req->wait_for_realized()) + " is ahead of the store's (" +
+                            std::to_string(desired) + ")"});
     uint64_t realized = 0;
-    auto s = on_control([&] {
-        realized = view_.realized_generation();
-        return grpc::Status::OK;
-    });
-    if (!s.ok()) return s;
+    if (generations_.live()) {
+        // Realized first: a change landing in between then shows as realized < desired.
+        realized = generations_.get();
+        if (req->wait_for_realized() > realized) {
+            const auto wait = std::chrono::milliseconds(req->timeout_ms() == 0 ? 10000 : req->timeout_ms());
+            realized = generations_.wait(req->wait_for_realized(), GenerationWatch::Clock::now() + wait,
+                                         [ctx] { return ctx != nullptr && ctx->IsCancelled(); });
+        }
+    } else {
+        if (req->wait_for_realized() != 0)
+            return {grpc::StatusCode::UNIMPLEMENTED, "generations.wait_for_realized: not served by this node"};
+        auto s = on_control([&] {
+            realized = view_.realized_generation();
+            return grpc::Status::OK;
+        });
+        if (!s.ok()) return s;
+    }
     resp->set_desired(store_.generation());
     resp->set_realized(realized);
     return grpc::Status::OK;

@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "control/api/control_queue.hpp"
+#include "control/api/generation_watch.hpp"
 #include "control/api/view.hpp"
 #include "control/objects/store.hpp"
 #include "enidp.grpc.pb.h"
@@ -49,6 +50,10 @@ public:
     grpc::Status UpdateNodeSettings(grpc::ServerContext*, const v1::UpdateNodeSettingsRequest*,
                                     v1::NodeSettings*) override;
 
+    // The realized generation as the control loop publishes it (GetGenerations reads and waits
+    // on it). Until the loop marks it live, GetGenerations asks the control thread instead.
+    GenerationWatch& generations() { return generations_; }
+
 private:
     // Runs `fn` on the control thread; DEADLINE_EXCEEDED / UNAVAILABLE when it cannot.
     grpc::Status on_control(const std::function<grpc::Status()>& fn);
@@ -57,6 +62,7 @@ private:
     ControlQueue& queue_;
     DataplaneView& view_;
     std::chrono::milliseconds timeout_;
+    GenerationWatch generations_;
 };
 
 }  // namespace enidp::api

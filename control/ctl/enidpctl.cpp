@@ -308,11 +308,22 @@ int run(int argc, char** argv) {
     auto* apply =
         app.add_subcommand("apply", "store Kubernetes objects (YAML/JSON files or directories), all or nothing");
     apply->add_option("-f,--filename", files, "file or directory (*.yaml, *.yml, *.json)")->required();
+    uint32_t wait_ms = 0;
+    auto wait_flag = [&wait_ms](CLI::App* cmd) {
+        cmd->add_option("--wait", wait_ms,
+                        "then wait up to this many ms until the change is in the data path (realized); "
+                        "exit 1 if it is not by then")
+            ->expected(0, 1)
+            ->default_str("10000")
+            ->check(CLI::Range(1u, 60000u));
+    };
+    wait_flag(apply);
 
     std::string kind, ref, format = "table", ns_filter;
     auto* del = app.add_subcommand("delete", "remove one object");
     del->add_option("kind", kind, "Service, EndpointSlice, Pod, Namespace, NetworkPolicy, PayloadPolicy")->required();
     del->add_option("ref", ref, "namespace/name (a Namespace: name)")->required();
+    wait_flag(del);
 
     auto* get = app.add_subcommand("get", "show one object");
     get->add_option("kind", kind)->required();
@@ -407,6 +418,21 @@ int run(int argc, char** argv) {
         }
         client.use_tls(address, tls_cert, tls_key, tls_ca);
     }
+    // --wait: GetGenerations waits server side until `generation` is realized.
+    auto wait_realized = [&](uint64_t generation) {
+        if (wait_ms == 0) return;
+        v1::GetGenerationsRequest req;
+        req.set_wait_for_realized(generation);
+        req.set_timeout_ms(wait_ms);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = client.call<v1::GetGenerationsRequest, v1::GetGenerationsResponse>(&v1::Enidp::Stub::GetGenerations,
+                                                                                   req);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (r.realized() < generation)
+            throw Failure{1, "generation " + std::to_string(generation) + " not realized after " +
+                                 std::to_string(wait_ms) + " ms (realized " + std::to_string(r.realized()) + ")"};
+        std::printf("realized (generation %llu) after %.1f ms\n", static_cast<unsigned long long>(r.realized()), ms);
+    };
     try {
         if (*apply) {
             v1::ApplyObjectsRequest req;
@@ -426,6 +452,7 @@ int run(int argc, char** argv) {
                 client.call<v1::ApplyObjectsRequest, v1::ApplyObjectsResponse>(&v1::Enidp::Stub::ApplyObjects, req);
             std::printf("%u object(s) applied, %s (generation %llu)\n", r.objects(),
                         r.changed() ? "changed" : "unchanged", static_cast<unsigned long long>(r.generation()));
+            wait_realized(r.generation());
         } else if (*del) {
             const auto req = ref_request<v1::DeleteObjectRequest>(kind, ref);
             auto r =
@@ -433,6 +460,7 @@ int run(int argc, char** argv) {
             std::printf("%s %s%s deleted (generation %llu)\n", kind.c_str(),
                         req.namespace_().empty() ? "" : (req.namespace_() + "/").c_str(), req.name().c_str(),
                         static_cast<unsigned long long>(r.generation()));
+            wait_realized(r.generation());
         } else if (*get) {
             check_format(format, {"table", "json", "yaml"});
             const auto req = ref_request<v1::GetObjectRequest>(kind, ref);

@@ -151,10 +151,10 @@ void report_sync(const reconcile::SyncReport& r) {
     for (const auto& e : r.errors) std::fprintf(stderr, "enidp: service skipped: %s\n", e.c_str());
     std::fprintf(stderr,
                  "enidp: services: table %llu from store generation %llu: %zu services, %zu frontends, %zu backends "
-                 "(built %.1f ms, published %.1f ms, %zu endpoints removed, %llu flows purged%s)\n",
+                 "(built %.1f ms%s, published %.1f ms, %zu endpoints removed, %llu flows purged%s)\n",
                  static_cast<unsigned long long>(r.table_generation),
                  static_cast<unsigned long long>(r.store_generation), r.services, r.frontends, r.backends, r.build_ms,
-                 r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows),
+                 r.patched ? " patching the last table" : "", r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows),
                  r.provisional + r.upgraded == 0 ? ""
                                                  : (", maglev tables " + std::to_string(r.provisional) +
                                                     " provisional, " + std::to_string(r.upgraded) + " upgraded")
@@ -268,6 +268,8 @@ int run(int argc, char** argv) {
     reconcile::NodeSettingsControl node_settings(cfg, *dataplane, *services, policies.get());
     view.set_node_settings(&node_settings);
     api::Service api_service(store, queue, view);
+    api_service.generations().set(services->realized_generation());
+    api_service.generations().mark_live();
     api::Server api_server;
     if (api_socket.empty()) api_socket = cfg.api_socket;
     // The node keeps forwarding without its API: a failure is reported, not fatal.
@@ -367,6 +369,7 @@ int run(int argc, char** argv) {
         after_sync(services->sync(node_settings.take_service_rebuild()));
         // A node IP change (UpdateNodeSettings) recompiles once the table with the new IPs is out.
         report_policy_sync(policies->sync(node_settings.take_policy_recompile()));
+        api_service.generations().set(services->realized_generation());
         queue.run_pending();
         services->finish_publication();  // conntrack purge of removed endpoints, after the calls are answered
         if (api::ControlQueue::Clock::now() < next_tick) continue;
@@ -411,6 +414,7 @@ int run(int argc, char** argv) {
     store.unsubscribe(latency_listener);
     // Calls waiting for this thread get UNAVAILABLE; then the server drains and goes.
     queue.close();
+    api_service.generations().close();
     api_server.stop();
     store.unsubscribe(store_listener);
     dataplane->stop_workers();

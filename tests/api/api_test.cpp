@@ -473,6 +473,62 @@ TEST_F(Api, NodeSettingsAndPorts) {
     EXPECT_EQ(pr.enis(0).name(), "eni-a");
 }
 
+// GetGenerations' wait_for_realized: answered by the gRPC thread once the control loop
+// publishes the generation (GenerationWatch), without a call on the control thread.
+TEST_F(Api, WaitForRealizedReturnsOnceTheControlLoopPublishesIt) {
+    v1::GetGenerationsRequest g;
+    v1::GetGenerationsResponse gr;
+    g.set_wait_for_realized(1);
+    v1::ApplyObjectsRequest req;
+    req.add_objects()->set_text(kService);
+    v1::ApplyObjectsResponse ar;
+    ASSERT_TRUE(call(&v1::Enidp::Stub::ApplyObjects, req, ar).ok());
+    ASSERT_EQ(ar.generation(), 1u);
+    // Until the control loop marks the watch live, waits are not served.
+    EXPECT_EQ(call(&v1::Enidp::Stub::GetGenerations, g, gr).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    service_.generations().mark_live();
+
+    // Realized 200 ms later, by a "reconciler" that is not the control thread.
+    std::thread publisher([this] {
+        std::this_thread::sleep_for(200ms);
+        service_.generations().set(1);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(call(&v1::Enidp::Stub::GetGenerations, g, gr).ok());
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    publisher.join();
+    EXPECT_EQ(gr.realized(), 1u);
+    EXPECT_EQ(gr.desired(), 1u);
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 3s);
+
+    // Already realized: at once. A timeout that passes first returns what is realized.
+    ASSERT_TRUE(call(&v1::Enidp::Stub::GetGenerations, g, gr).ok());
+    EXPECT_EQ(gr.realized(), 1u);
+    ASSERT_TRUE(call(&v1::Enidp::Stub::ApplyObjects, req, ar).ok());  // unchanged: generation stays 1
+    std::string other = kService;
+    other.replace(other.find("10.96.0.10"), 10, "10.96.0.20");
+    req.mutable_objects(0)->set_text(other);
+    ASSERT_TRUE(call(&v1::Enidp::Stub::ApplyObjects, req, ar).ok());
+    ASSERT_EQ(ar.generation(), 2u);
+    g.set_wait_for_realized(2);
+    g.set_timeout_ms(100);
+    ASSERT_TRUE(call(&v1::Enidp::Stub::GetGenerations, g, gr).ok());
+    EXPECT_EQ(gr.realized(), 1u);
+    EXPECT_EQ(gr.desired(), 2u);
+
+    // Bad requests name the field.
+    g.set_timeout_ms(60001);
+    auto s = call(&v1::Enidp::Stub::GetGenerations, g, gr);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "generations.timeout_ms: must be 0-60000");
+    g.set_timeout_ms(0);
+    g.set_wait_for_realized(3);
+    s = call(&v1::Enidp::Stub::GetGenerations, g, gr);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "generations.wait_for_realized: generation 3 is ahead of the store's (2)");
+}
+
 TEST_F(Api, DataPathReadsRunOnTheControlThread) {
     v1::GetStatsResponse st;
     ASSERT_TRUE(call(&v1::Enidp::Stub::GetStats, v1::GetStatsRequest{}, st).ok());

@@ -128,8 +128,10 @@ class Api(unittest.TestCase):
         self.assertEqual(st.st_uid, 0)
 
     def test_2_apply_is_realized_and_forwarded(self):
-        r = self.ctl("apply", "-f", self.write("web.yaml", WEB))
+        r = self.ctl("apply", "-f", self.write("web.yaml", WEB), "--wait")
         self.assertIn("3 object(s) applied, changed", r.stdout)
+        # --wait: GetGenerations waited server side until the apply was in the data path.
+        self.assertRegex(r.stdout, r"realized \(generation \d+\) after [0-9.]+ ms")
         gen = self.ctl_json("generation")
         self.assertEqual(gen["desired"], gen["realized"], "the loop reconciles an apply at once")
         dump = self.ctl("services").stdout

@@ -9,7 +9,7 @@
 // Phases (each prints one line; --json writes them all):
 //   bulk     --services Services with --endpoints ready endpoints each (all addresses distinct),
 //            ONE ApplyObjects call (JSON objects), then GetGenerations until realized ≥ the
-//            apply's generation: apply (gRPC + decode + store) and visible (… + reconcile +
+//            apply's generation (waited for server side): apply (gRPC + decode + store) and visible (… + reconcile +
 //            publication) times; a Trace of the last Service checks its backends are there.
 //   upgraded with progressive Maglev publication (lb.maglev_fill_budget_ms) the bulk is visible
 //            with provisional Maglev tables that later publications upgrade: GetStats is polled
@@ -17,7 +17,7 @@
 //            move is when the last provisional table was upgraded. A DumpServices then counts
 //            the provisional tables left (0 expected).
 //   one      --samples times: one endpoint of one Service changes (one EndpointSlice applied),
-//            then GetGenerations until realized: p50 / p99 / max. 20 ms apart, so each change
+//            then GetGenerations waits until realized: p50 / p99 / max. 20 ms apart, so each change
 //            is a publication of its own (the minimum sync period does not fold them).
 //   sustain  --clients threads apply endpoint changes (--batch slices per call) for
 //            --sustain-seconds: updates/s stored, publications, and how long after the last
@@ -89,20 +89,26 @@ public:
         if (!s.ok()) std::fprintf(stderr, "enidp-control-bench: dump: %s\n", s.error_message().c_str());
         return resp.dump();
     }
-    v1::GetGenerationsResponse generations() {
-        v1::GetGenerationsResponse resp;
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-        const grpc::Status s = stub_->GetGenerations(&ctx, v1::GetGenerationsRequest{}, &resp);
-        if (!s.ok()) std::fprintf(stderr, "enidp-control-bench: generations: %s\n", s.error_message().c_str());
-        return resp;
-    }
-    // Polls until realized ≥ gen (false after `timeout_s`).
+    // Waits (server side: GetGenerations' wait_for_realized) until realized ≥ gen; false after
+    // `timeout_s`. (Polling instead would queue a call on the daemon's control thread per round
+    // trip, on the CPU that builds the tables.)
     bool wait_realized(uint64_t gen, double timeout_s) {
         const auto t0 = Clock::now();
-        while (generations().realized() < gen)
+        for (;;) {
+            v1::GetGenerationsRequest req;
+            req.set_wait_for_realized(gen);
+            req.set_timeout_ms(static_cast<uint32_t>(std::clamp(timeout_s * 1e3 - ms_since(t0), 1.0, 60000.0)));
+            v1::GetGenerationsResponse resp;
+            grpc::ClientContext ctx;
+            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(70));
+            const grpc::Status s = stub_->GetGenerations(&ctx, req, &resp);
+            if (!s.ok()) {
+                std::fprintf(stderr, "enidp-control-bench: generations: %s\n", s.error_message().c_str());
+                return false;
+            }
+            if (resp.realized() >= gen) return true;
             if (ms_since(t0) > timeout_s * 1e3) return false;
-        return true;
+        }
     }
     json stats() {
         v1::GetStatsResponse resp;
