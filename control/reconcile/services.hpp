@@ -60,6 +60,8 @@ struct SyncReport {
     size_t upgraded = 0;     // provisional Maglev tables this publication upgraded to their full size
     uint64_t purged_flows = 0;
     double build_ms = 0, publish_ms = 0;
+    double read_ms = 0;     // of build_ms: reading the store's changes into the builder
+    bool patched = false;   // the table was a patched copy of the last one (lb::IncrementalBuilder::build)
     std::vector<std::string> errors;  // "ns/name: field: message" per Service left out
     std::map<uint16_t, HealthCheck> health_checks;  // by healthCheckNodePort (when rebuilt)
 };
@@ -113,7 +115,7 @@ private:
     bool waiting_ = false;   // a deferred sync is pending
     Clock::time_point last_publish_{};
     bool unfinished_ = false;  // finish_publication() has work
-    bool purge_ = false;       // ... and the publication removed backends (their flows to purge)
+    std::vector<uint32_t> retired_;  // ... backend ids the publication removed (their flows to purge)
     std::shared_ptr<const lb::ServiceTable> published_, replaced_;
 };
 

@@ -613,6 +613,52 @@ BuildResult build_table(std::span<const Service> services, std::span<const Endpo
 
 // ---- IncrementalBuilder ----
 
+// A Service's place in an assembled table (IncrementalBuilder): its fragment's offsets and
+// sizes, and what it contributed to the frontend maps.
+struct Layout {
+    bool accepted = false;
+    uint32_t port_base = 0, backend_base = 0, chunk_base = 0, name_base = 0;
+    uint32_t ports = 0, backends = 0, chunks = 0, names = 0;
+    struct FrontendKey {
+        uint64_t key;
+        uint32_t port;
+        uint8_t node_port, kind;
+        bool operator==(const FrontendKey&) const = default;
+    };
+    std::vector<FrontendKey> frontends;
+
+    // Same shape: the fragment fits where the old one was and its frontends are the same.
+    bool same_shape(const Layout& o) const {
+        return accepted == o.accepted && (!accepted || (ports == o.ports && backends == o.backends &&
+                                                        chunks == o.chunks && names == o.names &&
+                                                        frontends == o.frontends));
+    }
+};
+
+Layout layout_of(bool accepted, const ServiceTable& fragment, const std::vector<FrontendPlan>& frontends) {
+    Layout l;
+    l.accepted = accepted;
+    if (!accepted) return l;
+    l.ports = static_cast<uint32_t>(fragment.ports.size());
+    l.backends = static_cast<uint32_t>(fragment.backends.size());
+    l.chunks = static_cast<uint32_t>(fragment.chunks.size());
+    l.names = static_cast<uint32_t>(fragment.names.size());
+    l.frontends.reserve(frontends.size());
+    for (const FrontendPlan& f : frontends)
+        l.frontends.push_back({f.key, f.port, f.node_port, static_cast<uint8_t>(f.frontend.kind)});
+    return l;
+}
+
+// A fragment's service port moved to the table's offsets.
+ServicePort rebased(ServicePort sp, const Layout& at) {
+    for (BackendSet* set : {&sp.internal, &sp.external, &sp.cluster}) {
+        set->first += at.backend_base;
+        if (set->chunk != kNone) set->chunk += at.chunk_base;
+    }
+    sp.name += at.name_base;
+    return sp;
+}
+
 struct IncrementalBuilder::Impl {
     // One Service (or the slices of a Service not seen yet), with its last result.
     struct Entry {
@@ -634,6 +680,9 @@ struct IncrementalBuilder::Impl {
         ServiceTable fragment;  // its ports, backends, selection chunks and names (indices relative)
         std::vector<uint32_t> port_ids, backend_ids;  // every id it holds
         uint32_t provisional = 0;  // provisional Maglev tables in `fragment`
+        // Where its fragment sits in the last table built, and that table's frontends of it:
+        // a build that changes no Service's layout patches a copy of that table in place.
+        Layout layout;
     };
     using Key = std::pair<std::string, std::string>;  // (ns, name)
 
@@ -742,6 +791,7 @@ struct IncrementalBuilder::Impl {
     size_t sizes[5] = {};  // accepted totals: ports, frontends, backends, chunks, names
     std::set<Key> provisional;       // Services with a provisional Maglev table, upgraded in this order
     size_t provisional_tables = 0;   // their provisional tables
+    uint64_t last_generation = 0;    // of the last table built (0: none yet)
 };
 
 IncrementalBuilder::IncrementalBuilder(NodeInfo node, BuildOptions options, StableIds& ids)
@@ -797,7 +847,7 @@ bool IncrementalBuilder::pending() const { return !impl_->dirty.empty(); }
 
 size_t IncrementalBuilder::provisional() const { return impl_->provisional_tables; }
 
-BuildResult IncrementalBuilder::build(uint64_t generation) {
+BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* previous) {
     Impl& m = *impl_;
     using Entry = Impl::Entry;
     BuildResult result;
@@ -897,9 +947,11 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
     // 3b. What is left of the budget (all of it when nothing changed) upgrades provisional
     // tables, Service by Service in (ns, name) order.
     stats_.upgraded = 0;
+    std::vector<Entry*> touched = emit;  // Services whose fragment this build changed
     for (auto it = m.provisional.begin(); it != m.provisional.end() && !budget.exhausted();) {
         Entry& e = m.entries.at(*it);
         stats_.upgraded += m.upgrade(e, budget);
+        touched.push_back(&e);
         m.provisional_tables -= e.provisional;
         e.provisional = 0;
         it = m.provisional.erase(it);
@@ -912,13 +964,54 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
             m.entries.erase(Impl::Key{e->ns, e->name});
             m.order.clear();
         }
+    const bool order_changed = m.order.empty();  // a Service came or went
     if (m.order.empty())
         for (auto& [key, e] : m.entries) m.order.push_back(&e);
     std::sort(result.retired_ports.begin(), result.retired_ports.end());
     std::sort(result.retired_backends.begin(), result.retired_backends.end());
     sort_by_id(result.backend_status);
 
-    // 4. The table: every accepted Service's fragment, rebased, in (ns, name) order.
+    // 4. The table. When no Service came or went and every changed one kept its layout (the
+    // usual endpoint change: same ports, as many backends, same frontends), a copy of the last
+    // table with their fragments written over their old ones: flat copies of the arrays, no
+    // per-Service work, and the frontend maps as they were.
+    size_t services = 0;
+    for (const Entry* e : m.order) services += e->svc.has_value();
+    stats_.services = services;
+    for (const Entry* e : m.order) {
+        if (!e->error.empty()) result.errors.push_back(e->ns + '/' + e->name + ": " + e->error);
+        if (e->accepted && e->health_check)
+            result.health_check_local_endpoints[e->health_check_port] = e->health_check_count;
+    }
+    bool patch = previous != nullptr && m.last_generation != 0 && previous->generation == m.last_generation &&
+                 !order_changed;
+    for (size_t i = 0; i < touched.size() && patch; ++i) {
+        const Entry& e = *touched[i];
+        patch = layout_of(e.accepted, e.fragment, e.frontends).same_shape(e.layout);
+    }
+    m.last_generation = generation;
+    stats_.patched = patch;
+    if (patch) {
+        table.frontends = previous->frontends;
+        table.by_vip = previous->by_vip;
+        table.by_node_port = previous->by_node_port;
+        table.ports = previous->ports;
+        table.backends = previous->backends;
+        table.chunks = previous->chunks;
+        table.names = previous->names;
+        for (const Entry* e : touched) {
+            if (!e->accepted) continue;
+            const ServiceTable& f = e->fragment;
+            const Layout& at = e->layout;
+            for (size_t i = 0; i < f.ports.size(); ++i) table.ports[at.port_base + i] = rebased(f.ports[i], at);
+            std::copy(f.backends.begin(), f.backends.end(), table.backends.begin() + at.backend_base);
+            std::copy(f.chunks.begin(), f.chunks.end(), table.chunks.begin() + at.chunk_base);
+            table.names.overwrite(at.name_base, f.names);
+        }
+        return result;
+    }
+
+    // Otherwise every accepted Service's fragment, rebased, in (ns, name) order.
     table.ports.reserve(m.sizes[0]);
     table.frontends.reserve(m.sizes[1]);
     table.backends.reserve(m.sizes[2]);
@@ -926,34 +1019,23 @@ BuildResult IncrementalBuilder::build(uint64_t generation) {
     table.names.reserve(m.sizes[4]);
     FrontendItems items;
     items.vip.reserve(m.sizes[1]);
-    size_t services = 0;
-    for (const Entry* entry : m.order) {
-        const Entry& e = *entry;
-        services += e.svc.has_value();
-        if (!e.error.empty()) result.errors.push_back(e.ns + '/' + e.name + ": " + e.error);
+    for (Entry* entry : m.order) {
+        Entry& e = *entry;
+        e.layout = layout_of(e.accepted, e.fragment, e.frontends);
         if (!e.accepted) continue;
         const ServiceTable& f = e.fragment;
-        const auto port_base = static_cast<uint32_t>(table.ports.size());
-        const auto backend_base = static_cast<uint32_t>(table.backends.size());
-        const auto chunk_base = static_cast<uint32_t>(table.chunks.size());
-        const auto name_base = static_cast<uint32_t>(table.names.size());
-        for (ServicePort sp : f.ports) {
-            for (BackendSet* set : {&sp.internal, &sp.external, &sp.cluster}) {
-                set->first += backend_base;
-                if (set->chunk != kNone) set->chunk += chunk_base;
-            }
-            sp.name += name_base;
-            table.ports.push_back(sp);
-        }
+        Layout& at = e.layout;
+        at.port_base = static_cast<uint32_t>(table.ports.size());
+        at.backend_base = static_cast<uint32_t>(table.backends.size());
+        at.chunk_base = static_cast<uint32_t>(table.chunks.size());
+        at.name_base = static_cast<uint32_t>(table.names.size());
+        for (const ServicePort& sp : f.ports) table.ports.push_back(rebased(sp, at));
         table.backends.insert(table.backends.end(), f.backends.begin(), f.backends.end());
         table.chunks.insert(table.chunks.end(), f.chunks.begin(), f.chunks.end());
-        table.names.insert(table.names.end(), f.names.begin(), f.names.end());
-        items.add(table, e.frontends, port_base);
-        if (e.health_check)
-            result.health_check_local_endpoints[e.health_check_port] = e.health_check_count;
+        table.names.append(f.names);
+        items.add(table, e.frontends, at.port_base);
     }
     items.build_maps(table);
-    stats_.services = services;
     return result;
 }
 

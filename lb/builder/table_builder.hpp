@@ -129,7 +129,13 @@ public:
     // Whether a change arrived since the last build.
     bool pending() const;
     // The table of everything set so far; `options.generation` is replaced by `generation`.
-    BuildResult build(uint64_t generation);
+    // `previous`: the table the last build() returned, when the caller still has it (it must
+    // stay alive during the call). A build in which no Service came or went and each changed
+    // Service kept its layout (as many ports, backends, tables and names, the same frontends:
+    // an endpoint replaced, one turning terminating, a Maglev upgrade) then copies it and writes
+    // the changed Services over their old place: flat array copies instead of re-assembling
+    // every Service (Stats::patched). The result is the same table either way.
+    BuildResult build(uint64_t generation, const ServiceTable* previous = nullptr);
 
     struct Stats {
         size_t services = 0;     // Services held (with a Service object)
@@ -138,6 +144,7 @@ public:
         size_t provisional_filled = 0;  // provisional Maglev tables the last build filled
         size_t upgraded = 0;            // provisional Maglev tables the last build upgraded
         double maglev_fill_ms = 0;      // the last build's Maglev fill time (measured with a budget only)
+        bool patched = false;           // the last build patched a copy of `previous` (see build())
     };
     const Stats& stats() const { return stats_; }
     // Provisional Maglev tables in the last build's table (distinct tables: identical sets of a

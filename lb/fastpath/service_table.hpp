@@ -13,6 +13,7 @@
 // control thread writes BackendState::status when endpoints turn terminating or go away.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -137,6 +138,46 @@ private:
     uint64_t mask_ = 0;
 };
 
+// The service-port names of a table ("ns/name:port/proto"), for dumps, trace and counters.
+// Copy-on-write: a copied table shares its names with the original until one of them changes
+// a name, so a publication that keeps every Service's names (an endpoint change) copies no
+// string. Control thread only, as every copy is made there.
+class NameList {
+public:
+    const std::string& operator[](size_t i) const { return (*v_)[i]; }
+    size_t size() const { return v_ ? v_->size() : 0; }
+    bool empty() const { return size() == 0; }
+    using const_iterator = std::vector<std::string>::const_iterator;
+    const_iterator begin() const { return v_ ? v_->cbegin() : const_iterator{}; }
+    const_iterator end() const { return v_ ? v_->cend() : const_iterator{}; }
+    bool operator==(const NameList& o) const {
+        return size() == o.size() && (v_ == o.v_ || std::equal(begin(), end(), o.begin()));
+    }
+    void reserve(size_t n) { own().reserve(n); }
+    void push_back(std::string name) { own().push_back(std::move(name)); }
+    void append(const NameList& other) {
+        if (other.empty()) return;
+        if (empty() && (!v_ || v_->capacity() == 0)) {  // nothing to keep: share theirs
+            v_ = other.v_;
+            return;
+        }
+        own().insert(own().end(), other.v_->begin(), other.v_->end());
+    }
+    // names[at + i] = other[i], copying the list first only if a name differs.
+    void overwrite(size_t at, const NameList& other) {
+        for (size_t i = 0; i < other.size(); ++i)
+            if ((*v_)[at + i] != other[i]) own()[at + i] = other[i];
+    }
+
+private:
+    std::vector<std::string>& own() {
+        if (!v_) v_ = std::make_shared<std::vector<std::string>>();
+        else if (v_.use_count() > 1) v_ = std::make_shared<std::vector<std::string>>(*v_);
+        return *v_;
+    }
+    std::shared_ptr<std::vector<std::string>> v_;
+};
+
 struct ServiceTable {
     uint64_t generation = 0;
     std::vector<Frontend> frontends;
@@ -146,7 +187,7 @@ struct ServiceTable {
     std::vector<ServicePort> ports;
     std::vector<Backend> backends;
     std::vector<SelectionChunk> chunks;  // owns every BackendSet::maglev / wheel of this table
-    std::vector<std::string> names; // "ns/name:port/proto" per service port, for dumps/trace
+    NameList names;                 // "ns/name:port/proto" per service port, for dumps/trace
 
     bool is_node_ip(uint32_t ip) const {
         for (uint32_t n : node_ips)

@@ -141,7 +141,7 @@ void BM_OneEndpointChange(benchmark::State& state) {
         ++k;
         const auto t0 = std::chrono::steady_clock::now();
         b.set_slice(slice);
-        BuildResult r = b.build(k + 1);
+        BuildResult r = b.build(k + 1, live.get());
         ids.release_retired();
         live = std::move(r.table);
         const double elapsed = ms_since(t0);
@@ -176,7 +176,7 @@ void BM_Batch(benchmark::State& state) {
             slice.endpoints[k % 10].addresses[0] ^= htonl(1);
             b.set_slice(slice);
         }
-        BuildResult r = b.build(k + 1);
+        BuildResult r = b.build(k + 1, live.get());
         ids.release_retired();
         live = std::move(r.table);
     }
