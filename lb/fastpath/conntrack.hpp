@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <rte_cycles.h>
 #include <rte_hash.h>
@@ -193,7 +194,7 @@ enum class InsertStatus : uint8_t { kInserted, kExists, kFull, kNoPort };
 
 // What the GC does in one step.
 struct GcBudget {
-    uint32_t max_slots = 16384;   // key slots examined per call
+    uint32_t max_slots = 16384;   // flow objects examined per call (a pass: capacity / max_slots calls)
 };
 
 class Conntrack {
@@ -286,7 +287,7 @@ public:
 
     // ---- control thread ----
 
-    // Examines up to budget.max_slots key slots from where the last call stopped; erases
+    // Examines budget.max_slots flow objects from where the last call stopped; erases
     // expired flows and flows `dead_backend(id)` says are gone. Above 90 % occupancy it
     // also evicts unreplied / half-open flows idle for more than a second (early drop).
     void gc_step(uint64_t now_ms, const GcBudget& budget, const std::function<bool(uint32_t)>& dead_backend);
@@ -321,7 +322,8 @@ private:
     uint16_t snat_max_ = 0;
     rte_spinlock_t insert_lock_ = RTE_SPINLOCK_INITIALIZER;
     uint32_t port_cursor_ = 0;   // under insert_lock_
-    uint32_t gc_next_ = 0;       // control thread
+    uint32_t gc_next_ = 0;       // control thread: the next of objects_ gc_step examines
+    std::vector<Flow*> objects_;  // every object of pool_ (set at create)
     std::atomic<uint64_t> flows_{0};
     std::atomic<uint64_t> inserted_{0}, port_rewrites_{0};  // written under insert_lock_ only (no locked add)
     std::atomic<uint64_t> insert_failed_{0}, expired_{0}, evicted_{0}, purged_{0}, replaced_{0}, gc_passes_{0};
