@@ -154,7 +154,9 @@ void report_sync(const reconcile::SyncReport& r) {
                  "(built %.1f ms%s, published %.1f ms, %zu endpoints removed, %llu flows purged%s)\n",
                  static_cast<unsigned long long>(r.table_generation),
                  static_cast<unsigned long long>(r.store_generation), r.services, r.frontends, r.backends, r.build_ms,
-                 r.patched ? " patching the last table" : "", r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows),
+                 r.patched ? (r.churn ? " patching the last table, churn" : " patching the last table")
+                           : (r.churn ? ", churn" : ""),
+                 r.publish_ms, r.retired_backends, static_cast<unsigned long long>(r.purged_flows),
                  r.provisional + r.upgraded == 0 ? ""
                                                  : (", maglev tables " + std::to_string(r.provisional) +
                                                     " provisional, " + std::to_string(r.upgraded) + " upgraded")

@@ -62,6 +62,7 @@ struct SyncReport {
     double build_ms = 0, publish_ms = 0;
     double read_ms = 0;     // of build_ms: reading the store's changes into the builder
     bool patched = false;   // the table was a patched copy of the last one (lb::IncrementalBuilder::build)
+    bool churn = false;     // changes had waited for the minimum sync period: a churn build
     std::vector<std::string> errors;  // "ns/name: field: message" per Service left out
     std::map<uint16_t, HealthCheck> health_checks;  // by healthCheckNodePort (when rebuilt)
 };
@@ -113,6 +114,7 @@ private:
     uint64_t table_generation_ = 0;
     bool first_ = true;
     bool waiting_ = false;   // a deferred sync is pending
+    bool deferred_change_ = false;  // ... for a change (the next build is a churn build)
     Clock::time_point last_publish_{};
     bool unfinished_ = false;  // finish_publication() has work
     std::vector<uint32_t> retired_;  // ... backend ids the publication removed (their flows to purge)

@@ -847,7 +847,7 @@ bool IncrementalBuilder::pending() const { return !impl_->dirty.empty(); }
 
 size_t IncrementalBuilder::provisional() const { return impl_->provisional_tables; }
 
-BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* previous) {
+BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* previous, bool churn) {
     Impl& m = *impl_;
     using Entry = Impl::Entry;
     BuildResult result;
@@ -891,7 +891,8 @@ BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* p
     // 3. Emit the re-planned Services in order; retire the ids they no longer hold. Their fills
     // come first out of the budget.
     FillBudget budget;
-    budget.limit = std::chrono::microseconds(m.options.maglev_fill_budget_us);
+    const uint32_t budget_us = m.options.maglev_fill_budget_us;
+    budget.limit = std::chrono::microseconds(churn && budget_us != 0 ? std::min(budget_us, kChurnFillBudgetUs) : budget_us);
     ServiceTable scratch;
     PortEmitter emitter(scratch, m.maglev, m.options, nullptr, &budget);
     std::vector<uint32_t> new_ports, new_backends;
@@ -948,7 +949,7 @@ BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* p
     // tables, Service by Service in (ns, name) order.
     stats_.upgraded = 0;
     std::vector<Entry*> touched = emit;  // Services whose fragment this build changed
-    for (auto it = m.provisional.begin(); it != m.provisional.end() && !budget.exhausted();) {
+    for (auto it = m.provisional.begin(); it != m.provisional.end() && !budget.exhausted() && !churn;) {
         Entry& e = m.entries.at(*it);
         stats_.upgraded += m.upgrade(e, budget);
         touched.push_back(&e);

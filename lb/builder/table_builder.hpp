@@ -135,7 +135,15 @@ public:
     // an endpoint replaced, one turning terminating, a Maglev upgrade) then copies it and writes
     // the changed Services over their old place: flat array copies instead of re-assembling
     // every Service (Stats::patched). The result is the same table either way.
-    BuildResult build(uint64_t generation, const ServiceTable* previous = nullptr);
+    //
+    // `churn` (the caller sees changes arriving faster than it publishes): with a fill budget,
+    // the changed Services' full-size Maglev fills stop after kChurnFillBudget instead of the
+    // budget, and no provisional table is upgraded. A Maglev fill of a 16381-entry table costs
+    // ~0.1 ms, so 10,000 changed Services a second would take the whole control CPU (the one the
+    // API's threads decode updates on); provisional ones cost ~5 µs. Builds without churn upgrade
+    // them afterwards.
+    BuildResult build(uint64_t generation, const ServiceTable* previous = nullptr, bool churn = false);
+    static constexpr uint32_t kChurnFillBudgetUs = 1000;
 
     struct Stats {
         size_t services = 0;     // Services held (with a Service object)

@@ -395,6 +395,36 @@ BuildOptions tiny_budget() {
     return o;
 }
 
+// Churn builds (changes arriving faster than publications): after kChurnFillBudgetUs of fills
+// the changed Services get provisional tables, and nothing is upgraded; the first build without
+// churn upgrades them (within the normal budget) to the table of a build from scratch.
+TEST(IncrementalBuilder, ChurnBuildsFillLittleAndUpgradeNothing) {
+    const Bulk bulk(300);
+    StableIds ids = big_ids();
+    BuildOptions o;
+    o.maglev_fill_budget_us = 60'000'000;  // a budget no quiet build reaches
+    IncrementalBuilder inc(this_node(), o, ids);
+    bulk.load(inc);
+    BuildResult first = inc.build(1, nullptr, true);
+    ids.release_retired();
+    // 300 fills of 16381 entries take 10-30 ms: far past the 1 ms a churn build may spend.
+    EXPECT_GT(inc.provisional(), 200u);
+    EXPECT_LT(inc.provisional(), 300u);
+    EXPECT_EQ(inc.stats().upgraded, 0u);
+    expect_same_but_provisional(first, bulk.reference(1));
+    // Another churn build without a change upgrades nothing.
+    const size_t provisional = inc.provisional();
+    BuildResult again = inc.build(2, first.table.get(), true);
+    EXPECT_EQ(inc.stats().upgraded, 0u);
+    EXPECT_EQ(inc.provisional(), provisional);
+    // The first quiet build upgrades every one of them.
+    BuildResult quiet = inc.build(3, again.table.get(), false);
+    EXPECT_EQ(inc.stats().upgraded, provisional);
+    EXPECT_EQ(inc.provisional(), 0u);
+    EXPECT_TRUE(inc.stats().patched);
+    expect_same_table(quiet, bulk.reference(3));
+}
+
 TEST(IncrementalBuilder, ProvisionalTablesAreBalancedThenUpgradedOneBuildAtATime) {
     const Bulk bulk(200);
     StableIds ids = big_ids();
