@@ -3,7 +3,7 @@
 # one worker polls a port that never stops receiving, so it is busy the whole time and its loop
 # gaps are meaningful), runs enidp-control-bench against its gRPC socket, stops it.
 #
-#   perf/control_plane.sh [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [-- BENCH ARGS...]
+#   perf/control_plane.sh [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [-- BENCH ARGS...]
 #   perf/control_plane.sh -- --services 10000 --endpoints 10 --samples 200 --sustain-seconds 5 --clients 2
 #
 # As root (EAL). Prints the bench's lines and the daemon's last publication log lines.
@@ -13,14 +13,18 @@ build="$here/build"
 min_sync=5
 maglev=16381
 heap=0
+budget=100
+keep_log=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --build) build=$(cd "$2" && pwd); shift 2 ;;
         --min-sync-ms) min_sync=$2; shift 2 ;;
         --maglev-size) maglev=$2; shift 2 ;;
         --heap-prefault-mb) heap=$2; shift 2 ;;
+        --fill-budget-ms) budget=$2; shift 2 ;;
+        --keep-log) keep_log=$2; shift 2 ;;
         --) shift; break ;;
-        *) echo "usage: $0 [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [-- BENCH ARGS]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [-- BENCH ARGS]" >&2; exit 2 ;;
     esac
 done
 work=$(mktemp -d /tmp/enidp-cp-XXXXXX)
@@ -37,7 +41,7 @@ mempool: {mbufs: 8191, cache: 0}
 idle_backoff: {enabled: false}
 gateway_mac: "02:00:00:00:00:01"
 api: {socket: $work/enidp.sock}
-lb: {maglev_table_size: $maglev, min_sync_period_ms: $min_sync}
+lb: {maglev_table_size: $maglev, min_sync_period_ms: $min_sync, maglev_fill_budget_ms: $budget}
 control: {heap_prefault_mb: $heap}
 enis:
   - name: eni-a
@@ -62,9 +66,10 @@ if [[ $heap != 0 ]]; then  # the prefault runs in the background after start: le
     for _ in $(seq 600); do grep -q "control heap:" "$work/enidp.log" && break; sleep 0.1; done
     grep "control heap:" "$work/enidp.log" | sed 's/^/  /'
 fi
-echo "daemon: $build/control/daemon/enidp, lb.maglev_table_size $maglev, lb.min_sync_period_ms $min_sync, control.heap_prefault_mb $heap, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "daemon: $build/control/daemon/enidp, lb.maglev_table_size $maglev, lb.min_sync_period_ms $min_sync, control.heap_prefault_mb $heap, lb.maglev_fill_budget_ms $budget, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # The client runs on the control lcore's CPU (the daemon's control and gRPC threads are there
 # too), so that only the worker runs on the worker's CPU and its loop gaps are the daemon's.
 taskset -c 0 "$build/perf/bench/control/enidp-control-bench" --socket "$work/enidp.sock" --from bench/client "$@"
 echo "daemon log (last publications):"
+[[ -n $keep_log ]] && cp "$work/enidp.log" "$keep_log"
 grep "services: table" "$work/enidp.log" | tail -3 | sed 's/^/  /'

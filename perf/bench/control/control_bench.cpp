@@ -189,6 +189,18 @@ int main(int argc, char** argv) {
                    "after the bulk: wait for publications (Maglev upgrades) to stop this long (0: skip)");
     CLI11_PARSE(app, argc, argv);
 
+    // The sustained phase writes its slices as text (bench::slice_text): the same bytes as the JSON.
+    for (uint32_t i : {0u, 7u, services - 1})
+        for (uint32_t v : {0u, 1u, 2u, 3u}) {
+            std::string text;
+            bench::slice_text(text, i, endpoints, v % endpoints, v);
+            if (text != slice_json(i, endpoints, v % endpoints, v)) {
+                std::fprintf(stderr, "enidp-control-bench: slice_text differs from slice_json:\n%s\n%s\n", text.c_str(),
+                             slice_json(i, endpoints, v % endpoints, v).c_str());
+                return 1;
+            }
+        }
+
     Client c(socket);
     json result;
     json g0 = gaps(c);
@@ -289,10 +301,10 @@ int main(int argc, char** argv) {
                 Client mine(socket);
                 uint32_t k = t;
                 uint32_t v = 1000 + t;
+                std::vector<std::string> slices(batch);
                 while (!stop.load(std::memory_order_relaxed)) {
-                    std::vector<std::string> slices;
                     for (uint32_t b = 0; b < batch; ++b, k += clients)
-                        slices.push_back(slice_json((k * 7919u) % services, endpoints, k % endpoints, ++v));
+                        bench::slice_text(slices[b], (k * 7919u) % services, endpoints, k % endpoints, ++v);
                     const uint64_t g = mine.apply(slices);
                     if (g == 0) break;
                     updates.fetch_add(batch, std::memory_order_relaxed);
