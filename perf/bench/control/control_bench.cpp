@@ -133,11 +133,15 @@ private:
     std::unique_ptr<v1::Enidp::Stub> stub_;
 };
 
-// Per worker: {max_loop_gap_us, loop_gaps_over_100us, loop_gaps_over_1ms}.
+const Clock::time_point g_start = Clock::now();
+
+// Per worker: {max_loop_gap_us, loop_gaps_over_100us, loop_gaps_over_1ms, at_ms (when read)}.
 json gaps(Client& c) {
     json out = json::array();
+    const double at_ms = ms_since(g_start);
     for (const auto& w : c.stats().value("workers", json::array()))
         out.push_back({{"worker", w.value("id", 0)},
+                       {"at_ms", at_ms},
                        {"max_loop_gap_us", w.value("max_loop_gap_us", 0.0)},
                        {"over_100us", w.value("loop_gaps_over_100us", 0)},
                        {"over_1ms", w.value("loop_gaps_over_1ms", 0)}});
@@ -147,11 +151,14 @@ json gaps(Client& c) {
 std::string gap_delta(const json& before, const json& after) {
     std::string s;
     for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
-        char line[200];
-        std::snprintf(line, sizeof line, " worker %d: +%llu stalls > 100 us, +%llu > 1 ms (longest since start %.0f us)",
-                      after[i]["worker"].get<int>(),
-                      static_cast<unsigned long long>(after[i]["over_100us"].get<uint64_t>() -
-                                                      before[i]["over_100us"].get<uint64_t>()),
+        char line[240];
+        // Per second too: phases last from 2 to 10 s, and the quiet phase's rate is the machine's.
+        const uint64_t over = after[i]["over_100us"].get<uint64_t>() - before[i]["over_100us"].get<uint64_t>();
+        const double seconds = (after[i]["at_ms"].get<double>() - before[i]["at_ms"].get<double>()) / 1e3;
+        std::snprintf(line, sizeof line,
+                      " worker %d: +%llu stalls > 100 us (%.0f/s), +%llu > 1 ms (longest since start %.0f us)",
+                      after[i]["worker"].get<int>(), static_cast<unsigned long long>(over),
+                      seconds > 0 ? static_cast<double>(over) / seconds : 0.0,
                       static_cast<unsigned long long>(after[i]["over_1ms"].get<uint64_t>() -
                                                       before[i]["over_1ms"].get<uint64_t>()),
                       after[i]["max_loop_gap_us"].get<double>());
