@@ -57,10 +57,10 @@ public:
     }
 
     template <class Req, class Resp, class Method>
-    Resp call(Method method, const Req& req) {
+    Resp call(Method method, const Req& req, std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
         connect();
         grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        ctx.set_deadline(std::chrono::system_clock::now() + deadline);
         Resp resp;
         grpc::Status s = ((*stub_).*method)(&ctx, req, &resp);
         if (!s.ok()) throw Failure{1, std::string(code_name(s.error_code())) + ": " + s.error_message()};
@@ -425,8 +425,9 @@ int run(int argc, char** argv) {
         req.set_wait_for_realized(generation);
         req.set_timeout_ms(wait_ms);
         const auto t0 = std::chrono::steady_clock::now();
-        auto r = client.call<v1::GetGenerationsRequest, v1::GetGenerationsResponse>(&v1::Enidp::Stub::GetGenerations,
-                                                                                   req);
+        // The server answers by wait_ms at the latest: the call's own deadline is later.
+        auto r = client.call<v1::GetGenerationsRequest, v1::GetGenerationsResponse>(
+            &v1::Enidp::Stub::GetGenerations, req, std::chrono::milliseconds(wait_ms) + std::chrono::seconds(10));
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (r.realized() < generation)
             throw Failure{1, "generation " + std::to_string(generation) + " not realized after " +

@@ -791,7 +791,8 @@ struct IncrementalBuilder::Impl {
     size_t sizes[5] = {};  // accepted totals: ports, frontends, backends, chunks, names
     std::set<Key> provisional;       // Services with a provisional Maglev table, upgraded in this order
     size_t provisional_tables = 0;   // their provisional tables
-    uint64_t last_generation = 0;    // of the last table built (0: none yet)
+    uint64_t last_generation = 0;    // of the last table built
+    const ServiceTable* last_table = nullptr;  // its address (nullptr: none yet)
 };
 
 IncrementalBuilder::IncrementalBuilder(NodeInfo node, BuildOptions options, StableIds& ids)
@@ -984,13 +985,15 @@ BuildResult IncrementalBuilder::build(uint64_t generation, const ServiceTable* p
         if (e->accepted && e->health_check)
             result.health_check_local_endpoints[e->health_check_port] = e->health_check_count;
     }
-    bool patch = previous != nullptr && m.last_generation != 0 && previous->generation == m.last_generation &&
+    // `previous` must be the very table the last build returned (its address and generation).
+    bool patch = previous != nullptr && previous == m.last_table && previous->generation == m.last_generation &&
                  !order_changed;
     for (size_t i = 0; i < touched.size() && patch; ++i) {
         const Entry& e = *touched[i];
         patch = layout_of(e.accepted, e.fragment, e.frontends).same_shape(e.layout);
     }
     m.last_generation = generation;
+    m.last_table = &table;  // (the caller owns it from here; only compared, never dereferenced)
     stats_.patched = patch;
     if (patch) {
         table.frontends = previous->frontends;

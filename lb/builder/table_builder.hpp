@@ -130,7 +130,7 @@ public:
     bool pending() const;
     // The table of everything set so far; `options.generation` is replaced by `generation`.
     // `previous`: the table the last build() returned, when the caller still has it (it must
-    // stay alive during the call). A build in which no Service came or went and each changed
+    // stay alive during the call; any other table, even of the same generation, is not patched). A build in which no Service came or went and each changed
     // Service kept its layout (as many ports, backends, tables and names, the same frontends:
     // an endpoint replaced, one turning terminating, a Maglev upgrade) then copies it and writes
     // the changed Services over their old place: flat array copies instead of re-assembling

@@ -1,5 +1,6 @@
 #include "lb/fastpath/conntrack.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -272,7 +273,9 @@ void Conntrack::gc_step(uint64_t now_ms, const GcBudget& budget,
     ControlReader reader(qsbr_, control_rcu_id_);
     const bool pressure = flows_.load(std::memory_order_relaxed) * 10 >= uint64_t{max_flows_} * 9;
     const auto total = static_cast<uint32_t>(objects_.size());
-    for (uint32_t i = 0; i < budget.max_slots && total != 0; i++) {
+    // At most one pass per step (a pool smaller than the budget is not swept twice).
+    const uint32_t steps = std::min(budget.max_slots, total);
+    for (uint32_t i = 0; i < steps; i++) {
         if (gc_next_ >= total) {
             gc_next_ = 0;
             gc_passes_.fetch_add(1, std::memory_order_relaxed);

@@ -190,5 +190,31 @@ TEST_F(ConntrackTest, ConcurrentInsertsOfOneTupleHaveExactlyOneWinner) {
     EXPECT_GT(won_b, 0u);
 }
 
+
+// GC steps read a bounded number of flow objects (not hash entries: rte_hash_iterate skips
+// empty slots inside one call), at most one pass per step however small the pool, and erase
+// what has expired or belongs to a dead backend.
+TEST_F(ConntrackTest, GcStepsAreBoundedAndSweepTheWholePool) {
+    const CtKey orig = udp(0x0a000001, 0x0a600001, 1234, 80), reply = udp(0x0a800001, 0x0a000001, 8080, 1234);
+    Flow* f = nullptr;
+    ASSERT_EQ(insert(orig, reply, &f), InsertStatus::kInserted);
+    rte_rcu_qsbr_thread_register(qsbr_, 3);
+    // 262,144 objects, 16,384 a step: a pass takes 16 steps, the flow is kept (not expired).
+    for (int i = 0; i < 16; ++i) ct_->gc_step(1000, GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->counters().gc_passes, 0u);
+    ct_->gc_step(1000, GcBudget{}, nullptr);
+    EXPECT_EQ(ct_->counters().gc_passes, 1u);
+    EXPECT_EQ(ct_->size(), 1u);
+    // Its backend (2) gone: the next pass purges it.
+    for (int i = 0; i < 16; ++i) ct_->gc_step(1000, GcBudget{}, [](uint32_t id) { return id == 2; });
+    EXPECT_EQ(ct_->size(), 0u);
+    EXPECT_EQ(ct_->counters().purged, 1u);
+    EXPECT_EQ(ct_->counters().gc_passes, 2u);
+    // A budget larger than the pool sweeps it once per step, not several times.
+    ct_->gc_step(1000, GcBudget{1u << 20}, nullptr);
+    EXPECT_EQ(ct_->counters().gc_passes, 3u);
+    rte_rcu_qsbr_thread_unregister(qsbr_, 3);
+}
+
 }  // namespace
 }  // namespace enidp::lb::test

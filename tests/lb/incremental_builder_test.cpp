@@ -425,6 +425,34 @@ TEST(IncrementalBuilder, ChurnBuildsFillLittleAndUpgradeNothing) {
     expect_same_table(quiet, bulk.reference(3));
 }
 
+// Only the table the last build returned is patched; an older one (still alive) is not a base.
+TEST(IncrementalBuilder, PatchesOnlyTheLastTable) {
+    Bulk bulk(20);
+    StableIds ids = big_ids();
+    IncrementalBuilder inc(this_node(), BuildOptions{}, ids);
+    bulk.load(inc);
+    BuildResult a = inc.build(1);
+    ids.release_retired();
+    auto move_endpoint = [&](uint32_t e) {
+        bulk.slices[3].endpoints[e].addresses[0] ^= htonl(0x80);  // same count, another address
+        inc.set_slice(bulk.slices[3]);
+    };
+    move_endpoint(0);
+    BuildResult b = inc.build(2, a.table.get());
+    ids.release_retired();
+    EXPECT_TRUE(inc.stats().patched);
+    expect_same_table(b, bulk.reference(2));
+    move_endpoint(1);
+    BuildResult c = inc.build(3, a.table.get());  // not the last table
+    ids.release_retired();
+    EXPECT_FALSE(inc.stats().patched);
+    expect_same_table(c, bulk.reference(3));
+    move_endpoint(2);
+    BuildResult d = inc.build(4, c.table.get());
+    EXPECT_TRUE(inc.stats().patched);
+    expect_same_table(d, bulk.reference(4));
+}
+
 TEST(IncrementalBuilder, ProvisionalTablesAreBalancedThenUpgradedOneBuildAtATime) {
     const Bulk bulk(200);
     StableIds ids = big_ids();
