@@ -325,6 +325,7 @@ int run(int argc, char** argv) {
                 static_cast<double>(std::chrono::steady_clock::now().time_since_epoch().count() - t0) / 1e9);
         metrics.set_generations(r.store_generation, services->realized_generation());
         metrics.set_maglev_provisional_sets(r.provisional);
+        metrics.count_publication(r.patched, r.churn);
         std::map<uint16_t, metrics::HealthCheckInfo> hc;
         for (const auto& [port, h] : r.health_checks) hc[port] = metrics::HealthCheckInfo{h.ns, h.name, h.local_endpoints};
         for (const auto& e : health_checks.update(hc)) std::fprintf(stderr, "enidp: health check: %s\n", e.c_str());

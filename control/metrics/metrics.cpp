@@ -216,6 +216,7 @@ struct Metrics::Impl {
     Gauge* affinity_entries = nullptr;
     Gauge* table_generation = nullptr;
     Gauge* maglev_provisional = nullptr;
+    Counter* publications[2][2] = {};  // [patched][churn]
     Gauge* snapshot_generation = nullptr;
     Gauge* desired_generation = nullptr;
     Gauge* realized_generation = nullptr;
@@ -269,6 +270,14 @@ Metrics::Impl::Impl() {
                                        "Provisional (smaller, later upgraded) Maglev tables in the published Service "
                                        "table.")
                               .Add({});
+    auto& pubs = counter_family(r, "enidp_service_table_publications_total",
+                                "Service table publications, by how the table was built (patched: a copy of the "
+                                "last one with the changed Services written over; assembled: from every Service) "
+                                "and whether changes arrived faster than the minimum sync period (churn).");
+    for (int p = 0; p < 2; ++p)
+        for (int c = 0; c < 2; ++c)
+            publications[p][c] =
+                &pubs.Add({{"build", p ? "patched" : "assembled"}, {"churn", c ? "true" : "false"}});
     snapshot_generation =
         &gauge_family(r, "enidp_snapshot_generation", "Generation of the published dataplane snapshot.").Add({});
 
@@ -366,6 +375,11 @@ void Metrics::set_generations(uint64_t desired, uint64_t realized) {
 void Metrics::set_maglev_provisional_sets(uint64_t sets) {
     std::lock_guard lock(impl_->mu);
     impl_->maglev_provisional->Set(static_cast<double>(sets));
+}
+
+void Metrics::count_publication(bool patched, bool churn) {
+    std::lock_guard lock(impl_->mu);
+    impl_->publications[patched ? 1 : 0][churn ? 1 : 0]->Increment();
 }
 
 std::string Metrics::text() const {

@@ -41,6 +41,11 @@ public:
     void set_generations(uint64_t desired, uint64_t realized);
     // enidp_lb_maglev_provisional_sets (reconcile::SyncReport::provisional, per publication).
     void set_maglev_provisional_sets(uint64_t sets);
+    // enidp_service_table_publications_total{build, churn}: one Service table publication,
+    // `patched` (a copy of the last table with the changed Services written over) or assembled
+    // from every Service, and whether it was a churn build (changes waited for the minimum sync
+    // period: Maglev fills cut short, provisional tables upgraded once changes calm down).
+    void count_publication(bool patched, bool churn);
 
     // The Prometheus text exposition (format 0.0.4) of everything in the registry.
     std::string text() const;

@@ -259,5 +259,23 @@ TEST(Metrics, Generations) {
     EXPECT_EQ(v["enidp_realized_generation"], 11);
 }
 
+TEST(Metrics, PublicationsByBuildAndChurn) {
+    Metrics m;
+    auto v = parse_exposition(m.text());
+    for (const char* series : {"{build=\"patched\",churn=\"true\"}", "{build=\"patched\",churn=\"false\"}",
+                               "{build=\"assembled\",churn=\"true\"}", "{build=\"assembled\",churn=\"false\"}"}) {
+        const std::string name = std::string("enidp_service_table_publications_total") + series;
+        ASSERT_EQ(v.count(name), 1u) << name << " is exposed from the start";
+        EXPECT_EQ(v[name], 0);
+    }
+    m.count_publication(true, true);
+    m.count_publication(true, true);
+    m.count_publication(false, false);
+    v = parse_exposition(m.text());
+    EXPECT_EQ(v["enidp_service_table_publications_total{build=\"patched\",churn=\"true\"}"], 2);
+    EXPECT_EQ(v["enidp_service_table_publications_total{build=\"assembled\",churn=\"false\"}"], 1);
+    EXPECT_EQ(v["enidp_service_table_publications_total{build=\"patched\",churn=\"false\"}"], 0);
+}
+
 }  // namespace
 }  // namespace enidp::metrics
