@@ -178,6 +178,10 @@ class KubernetesWatch(unittest.TestCase):
         self.assertTrue(desired and realized, m[:500])
         self.assertEqual(desired.group(1), realized.group(1))
         self.assertRegex(m, r"enidp_network_programming_duration_seconds_count [1-9]")
+        # Every publication counted by how it was built (the watch's updates: some publications).
+        pubs = re.findall(r'^enidp_service_table_publications_total\{build="(\w+)",churn="(\w+)"\} (\d+)', m, re.M)
+        self.assertEqual(len(pubs), 4, m[:500])
+        self.assertGreater(sum(int(n) for _, _, n in pubs), 0)
         with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/readyz", timeout=5) as r:
             self.assertEqual(r.status, 200)
 
