@@ -3,7 +3,7 @@
 # one worker polls a port that never stops receiving, so it is busy the whole time and its loop
 # gaps are meaningful), runs enidp-control-bench against its gRPC socket, stops it.
 #
-#   perf/control_plane.sh [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [-- BENCH ARGS...]
+#   perf/control_plane.sh [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [--no-prefault-wait] [-- BENCH ARGS...]
 #   perf/control_plane.sh -- --services 10000 --endpoints 10 --samples 200 --sustain-seconds 5 --clients 2
 #
 # As root (EAL). Prints the bench's lines and the daemon's last publication log lines.
@@ -12,9 +12,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build="$here/build"
 min_sync=5
 maglev=16381
-heap=0
+heap=512  # the daemon's default (control.heap_prefault_mb)
 budget=100
 keep_log=
+prefault_wait=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -23,8 +24,9 @@ while [[ $# -gt 0 ]]; do
         --heap-prefault-mb) heap=$2; shift 2 ;;
         --fill-budget-ms) budget=$2; shift 2 ;;
         --keep-log) keep_log=$2; shift 2 ;;
+        --no-prefault-wait) prefault_wait=0; shift ;;
         --) shift; break ;;
-        *) echo "usage: $0 [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [-- BENCH ARGS]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--build DIR] [--min-sync-ms N] [--maglev-size N] [--heap-prefault-mb N] [--fill-budget-ms N] [--keep-log FILE] [--no-prefault-wait] [-- BENCH ARGS]" >&2; exit 2 ;;
     esac
 done
 work=$(mktemp -d /tmp/enidp-cp-XXXXXX)
@@ -62,7 +64,9 @@ pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do [[ -S "$work/enidp.sock" ]] && break; sleep 0.1; done
 [[ -S "$work/enidp.sock" ]] || { cat "$work/enidp.log" >&2; exit 1; }
-if [[ $heap != 0 ]]; then  # the prefault runs in the background after start: let it finish first
+# The prefault runs in the background after start: let it finish first (--no-prefault-wait:
+# the bulk apply races it, as a first list right after a restart would).
+if [[ $heap != 0 && $prefault_wait == 1 ]]; then
     for _ in $(seq 600); do grep -q "control heap:" "$work/enidp.log" && break; sleep 0.1; done
     grep "control heap:" "$work/enidp.log" | sed 's/^/  /'
 fi

@@ -127,6 +127,8 @@ struct MetricsSettings {
 };
 
 inline constexpr uint32_t kMaxHeapPrefaultMb = 1536;  // glibc's trim threshold is an int
+// What 10,000 Services x 10 endpoints need to apply and publish within 1 s (docs/perf.md).
+inline constexpr uint32_t kDefaultHeapPrefaultMb = 512;
 
 struct Config {
     std::string source;          // file the config was read from
@@ -152,7 +154,7 @@ struct Config {
     std::string stats_file;      // JSON counters rewritten every second when set
     // control.heap_prefault_mb: control-side heap touched at start (control/daemon/heap.hpp), so
     // bulk applies and table builds do not fault pages in; 0 = malloc's defaults.
-    uint32_t control_heap_prefault_mb = 0;
+    uint32_t control_heap_prefault_mb = kDefaultHeapPrefaultMb;
     std::string api_socket = "/run/enidp/enidp.sock";  // api.socket: the enidp.v1 gRPC unix socket
     // api.tcp: the same API on TCP with mutual TLS (absent: unix socket only).
     struct ApiTcp {

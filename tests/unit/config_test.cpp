@@ -186,7 +186,7 @@ enis:
     EXPECT_EQ(c.stats_interval_ms, 0u);
     EXPECT_EQ(c.stats_file, "");
     EXPECT_EQ(c.api_socket, "/run/enidp/enidp.sock");
-    EXPECT_EQ(c.control_heap_prefault_mb, 0u);
+    EXPECT_EQ(c.control_heap_prefault_mb, 512u);
     EXPECT_TRUE(c.pods.empty());
     ASSERT_EQ(c.enis.size(), 1u);
     EXPECT_EQ(c.enis[0].line, 3);
