@@ -7,8 +7,12 @@
 # each testpmd mode. Port 0 replays the pcap (net_pcap, infinite_rx), port 1 is a net_null
 # sink; the figure is what leaves port 1.
 #
+# --rounds N repeats 5tswap and enidp-perf N times, alternating which goes first, and reports
+# the median of the N per-round ratios: on a shared host whose speed drifts over tens of
+# seconds, a ratio of two runs taken back to back is steadier than one of runs minutes apart.
+#
 # Usage: perf/compare_testpmd.sh --pcap FILE [--scenario FILE] [--duration S] [--json FILE]
-#                                [--skip-enidp] [--keep-logs DIR]
+#                                [--rounds N] [--skip-enidp] [--keep-logs DIR]
 # Env:   ENIDP_PERF (default <repo>/build/perf/enidp-perf), TESTPMD (default dpdk-testpmd),
 #        LCORES (default 0,1: main lcore + one forwarding/worker lcore),
 #        CHRT_PRIO (unset: normal scheduling; N: every run under SCHED_FIFO priority N, so that
@@ -29,7 +33,7 @@ die() {
     exit 2
 }
 
-PCAP="" SCENARIO="" DURATION=10 JSON_OUT="" SKIP_ENIDP=0 KEEP_LOGS=""
+PCAP="" SCENARIO="" DURATION=10 JSON_OUT="" SKIP_ENIDP=0 KEEP_LOGS="" ROUNDS=1
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENIDP_PERF="${ENIDP_PERF:-$REPO/build/perf/enidp-perf}"
 TESTPMD="${TESTPMD:-dpdk-testpmd}"
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
         --scenario) SCENARIO="${2:?--scenario needs a file}"; shift 2 ;;
         --duration) DURATION="${2:?--duration needs seconds}"; shift 2 ;;
         --json) JSON_OUT="${2:?--json needs a file}"; shift 2 ;;
+        --rounds) ROUNDS="${2:?--rounds needs a count}"; shift 2 ;;
         --skip-enidp) SKIP_ENIDP=1; shift ;;
         --keep-logs) KEEP_LOGS="${2:?--keep-logs needs a directory}"; shift 2 ;;
         -h|--help) usage 0 ;;
@@ -50,6 +55,7 @@ done
 [ -n "$PCAP" ] || die "--pcap FILE is required (make one with: enidp-perf gen --out FILE ...)"
 [ -r "$PCAP" ] || die "cannot read pcap '$PCAP'"
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer, not '$DURATION'"
+[[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || die "--rounds must be 1-99, not '$ROUNDS'"
 command -v "$TESTPMD" >/dev/null || die "'$TESTPMD' not found (apt-get install dpdk)"
 command -v python3 >/dev/null || die "python3 is needed to read the pcap and write JSON"
 PCAP="$(realpath "$PCAP")"
@@ -137,8 +143,8 @@ port1_tx_pps() {
 # print DURATION + 2 blocks, keep the last DURATION, then stop it with SIGINT (it exits
 # cleanly on that; non-interactive with --stats-period it would print stats forever).
 # Runs are called directly, not in $(...), so CHILD stays visible to the cleanup trap.
-run_testpmd() {  # $1 = forward mode; writes $WORK/testpmd-$1.samples (pps, one a line)
-    local mode="$1" log="$WORK/testpmd-$1.log" samples="$WORK/testpmd-$1.samples"
+run_testpmd() {  # $1 = forward mode, $2 = round; writes $WORK/testpmd-$1-r$2.samples (pps, one a line)
+    local mode="$1" log="$WORK/testpmd-$1-r$2.log" samples="$WORK/testpmd-$1-r$2.samples"
     local deadline=$(( SECONDS + DURATION + 60 ))
     : >"$log"
     # shellcheck disable=SC2046  # eal_args is deliberately word-split
@@ -166,14 +172,14 @@ run_testpmd() {  # $1 = forward mode; writes $WORK/testpmd-$1.samples (pps, one 
     fi
 }
 
-run_enidp() {  # writes $WORK/enidp.json
-    local log="$WORK/enidp.log" rc=0
+run_enidp() {  # $1 = round; writes $WORK/enidp-r$1.json
+    local log="$WORK/enidp-r$1.log" json="$WORK/enidp-r$1.json" rc=0
     # shellcheck disable=SC2046
     timeout -s INT -k 20 $(( DURATION + 60 )) "$ENIDP_PERF" $(eal_args enidp) -- \
-        --scenario "$SCENARIO" --duration "$DURATION" --summary-json "$WORK/enidp.json" \
+        --scenario "$SCENARIO" --duration "$DURATION" --summary-json "$json" \
         </dev/null >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ] || [ ! -s "$WORK/enidp.json" ]; then
-        echo "compare_testpmd: enidp-perf failed (exit $rc, summary JSON $( [ -s "$WORK/enidp.json" ] && echo written || echo missing)); last lines of its log:" >&2
+    if [ "$rc" -ne 0 ] || [ ! -s "$json" ]; then
+        echo "compare_testpmd: enidp-perf failed (exit $rc, summary JSON $( [ -s "$json" ] && echo written || echo missing)); last lines of its log:" >&2
         tail -20 "$log" >&2
         return 1
     fi
@@ -181,17 +187,27 @@ run_enidp() {  # writes $WORK/enidp.json
 
 echo "compare_testpmd: $PCAP ($PKTS packets), ${DURATION}s per run, lcores $LCORES, $MBUFS mbufs, ${MEM_MB} MB"
 echo "compare_testpmd: running testpmd io ..."
-run_testpmd io || die "testpmd io failed"
-echo "compare_testpmd: running testpmd 5tswap ..."
-run_testpmd 5tswap || die "testpmd 5tswap failed"
-if [ "$RUN_ENIDP" = 1 ]; then
-    echo "compare_testpmd: running enidp-perf ..."
-    run_enidp || die "enidp-perf failed"
-fi
+run_testpmd io 1 || die "testpmd io failed"
+swap_round() {
+    echo "compare_testpmd: running testpmd 5tswap$( [ "$ROUNDS" -gt 1 ] && echo " (round $1 of $ROUNDS)") ..."
+    run_testpmd 5tswap "$1" || die "testpmd 5tswap failed"
+}
+enidp_round() {
+    [ "$RUN_ENIDP" = 1 ] || return 0
+    echo "compare_testpmd: running enidp-perf$( [ "$ROUNDS" -gt 1 ] && echo " (round $1 of $ROUNDS)") ..."
+    run_enidp "$1" || die "enidp-perf failed"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    # Odd rounds: testpmd first; even rounds: enidp-perf first (a drift in either direction
+    # then favours each side equally often).
+    if (( round % 2 == 1 )); then swap_round "$round"; enidp_round "$round"
+    else enidp_round "$round"; swap_round "$round"; fi
+done
 
-python3 - "$WORK" "$RUN_ENIDP" "$ENIDP_NOTE" "$PCAP" "$PKTS" "$DURATION" "$SCENARIO" "$JSON_OUT" <<'EOF'
+python3 - "$WORK" "$RUN_ENIDP" "$ENIDP_NOTE" "$PCAP" "$PKTS" "$DURATION" "$SCENARIO" "$JSON_OUT" "$ROUNDS" <<'EOF'
 import json, statistics, sys
-work, run_enidp, note, pcap, pkts, duration, scenario, json_out = sys.argv[1:]
+work, run_enidp, note, pcap, pkts, duration, scenario, json_out, rounds = sys.argv[1:]
+rounds = int(rounds)
 
 def steady(samples_pps):
     """Median Mpps and the spread (max-min)/median, which flags CPU contention."""
@@ -199,38 +215,61 @@ def steady(samples_pps):
     med = statistics.median(v)
     return med, (max(v) - min(v)) / med if med else 0.0, v
 
-def load_samples(mode):
-    with open(f"{work}/testpmd-{mode}.samples") as f:
+def load_samples(mode, r):
+    with open(f"{work}/testpmd-{mode}-r{r}.samples") as f:
         return [float(x) for x in f.read().split()]
 
-summary = {"pcap": pcap, "pcap_packets": int(pkts), "duration_s": int(duration)}
+summary = {"pcap": pcap, "pcap_packets": int(pkts), "duration_s": int(duration), "rounds": rounds}
 rows = []  # (name, median Mpps, spread, note)
-for mode in ("io", "5tswap"):
-    med, spread, v = steady(load_samples(mode))
-    summary[f"testpmd_{mode}_mpps"] = round(med, 3)
-    summary[f"testpmd_{mode}_samples_mpps"] = [round(x, 3) for x in v]
-    rows.append((f"testpmd {mode}", med, spread, ""))
+med, spread, v = steady(load_samples("io", 1))
+summary["testpmd_io_mpps"] = round(med, 3)
+summary["testpmd_io_samples_mpps"] = [round(x, 3) for x in v]
+rows.append(("testpmd io", med, spread, ""))
+# Per round: testpmd 5tswap's median and, when it ran, enidp-perf's.
+per_round = []
+for r in range(1, rounds + 1):
+    med, spread, v = steady(load_samples("5tswap", r))
+    entry = {"testpmd_5tswap_mpps": round(med, 3), "testpmd_5tswap_samples_mpps": [round(x, 3) for x in v],
+             "spread_5tswap": spread}
+    if run_enidp == "1":
+        with open(f"{work}/enidp-r{r}.json") as f:
+            e = json.load(f)
+        mpps = float(e["mpps"])
+        # enidp-perf drops its own first two seconds for the median; do the same for the spread.
+        samples = e.get("mpps_samples", [])
+        samples = samples[2:] if len(samples) > 4 else samples
+        entry.update({"enidp_mpps": round(mpps, 3), "enidp_cycles_per_packet": e.get("cycles_per_packet"),
+                      "enidp_drops": e.get("drops", {}),
+                      "spread_enidp": (max(samples) - min(samples)) / mpps if samples and mpps else 0.0,
+                      "ratio_to_5tswap": round(mpps / med, 3) if med else None})
+    per_round.append(entry)
+swap = statistics.median(x["testpmd_5tswap_mpps"] for x in per_round)
+summary["testpmd_5tswap_mpps"] = round(swap, 3)
+summary["testpmd_5tswap_samples_mpps"] = per_round[0]["testpmd_5tswap_samples_mpps"]
+rows.append(("testpmd 5tswap", swap, max(x["spread_5tswap"] for x in per_round),
+             "" if rounds == 1 else "median of %d rounds" % rounds))
 if run_enidp == "1":
-    with open(f"{work}/enidp.json") as f:
-        e = json.load(f)
-    mpps = float(e["mpps"])
-    # enidp-perf drops its own first two seconds for the median; do the same for the spread.
-    samples = e.get("mpps_samples", [])
-    samples = samples[2:] if len(samples) > 4 else samples
-    spread = (max(samples) - min(samples)) / mpps if samples and mpps else 0.0
-    io, swap = summary["testpmd_io_mpps"], summary["testpmd_5tswap_mpps"]
+    mpps = statistics.median(x["enidp_mpps"] for x in per_round)
+    io = summary["testpmd_io_mpps"]
+    # With rounds, the ratio is the median of the per-round ratios (each round's two runs
+    # were taken back to back), not the ratio of the medians.
+    ratio = statistics.median(x["ratio_to_5tswap"] or 0 for x in per_round)
+    cycles = [x["enidp_cycles_per_packet"] for x in per_round if x["enidp_cycles_per_packet"]]
     summary.update({
         "scenario": scenario,
         "enidp_mpps": round(mpps, 3),
-        "enidp_cycles_per_packet": e.get("cycles_per_packet"),
-        "enidp_drops": e.get("drops", {}),
+        "enidp_cycles_per_packet": statistics.median(cycles) if cycles else None,
+        "enidp_drops": per_round[-1]["enidp_drops"],
         "ratio_to_io": round(mpps / io, 3) if io else None,
-        "ratio_to_5tswap": round(mpps / swap, 3) if swap else None,
+        "ratio_to_5tswap": round(ratio, 3),
     })
-    rows.append(("enidp-perf", mpps, spread, "%.2f x io, %.2f x 5tswap" % (
-        summary["ratio_to_io"] or 0, summary["ratio_to_5tswap"] or 0)))
+    rows.append(("enidp-perf", mpps, max(x["spread_enidp"] for x in per_round), "%.2f x io, %.2f x 5tswap%s" % (
+        summary["ratio_to_io"] or 0, summary["ratio_to_5tswap"] or 0,
+        "" if rounds == 1 else " (median of the round ratios)")))
 else:
     summary["enidp_note"] = note
+if rounds > 1:
+    summary["per_round"] = [{k: v for k, v in x.items() if not k.startswith("spread")} for x in per_round]
 
 print()
 print("  %-16s %9s  %s" % ("", "Mpps", "(median of steady seconds)"))
@@ -248,6 +287,11 @@ if run_enidp == "1":
         print("  enidp-perf drops: " + ", ".join(f"{k}={v}" for k, v in sorted(drops.items())))
 else:
     print("  %-16s %9s  %s" % ("enidp-perf", "-", note))
+if rounds > 1 and run_enidp == "1":
+    print("  rounds (5tswap Mpps, enidp Mpps, ratio): " + "; ".join(
+        "%.2f %.2f %.2f" % (x["testpmd_5tswap_mpps"], x["enidp_mpps"], x["ratio_to_5tswap"] or 0) for x in per_round))
+    rs = [x["ratio_to_5tswap"] or 0 for x in per_round]
+    print("  %-16s %9s  round ratios %.2f-%.2f" % ("", "", min(rs), max(rs)))
 if noisy:
     print("  warning: per-second samples spread widely for " + ", ".join(noisy) +
           "; is something else using the CPUs? Re-run on an idle machine.")
