@@ -25,6 +25,10 @@ void prepare_control_heap(size_t prefault_mb) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, INT32_MAX);
     mallopt(M_TOP_PAD, 16 << 20);
+}
+
+void start_heap_prefault(size_t prefault_mb) {
+    if (prefault_mb == 0) return;
     // Grow the heap in blocks below the mmap threshold, touch them (asking for huge pages:
     // one fault per 2 MB), then free them in reverse so they merge back into free memory of
     // the arena. In the background, at low priority: the daemon starts as fast as without.

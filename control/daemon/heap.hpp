@@ -9,7 +9,10 @@
 // (on transparent huge pages where the kernel allows; logged when done), so later allocations
 // reuse pages that are already there. Costs that much resident memory for good.
 //
-// Call once, first thing in main (before EAL or gRPC start threads). Main thread only.
+// Two calls, main thread only: prepare_control_heap() first thing in main (before EAL or gRPC
+// start threads, so that they all use the one arena), start_heap_prefault() once EAL has
+// pinned the main thread to the main lcore's CPUs: the prefault thread inherits that CPU set
+// and so never runs on (and stalls) a worker's CPU.
 #pragma once
 
 #include <cstddef>
@@ -19,5 +22,9 @@ namespace enidp::daemon {
 
 // prefault_mb == 0: leaves malloc's defaults alone.
 void prepare_control_heap(size_t prefault_mb);
+
+// Touches prefault_mb MB of the arena in a background thread at the lowest priority, on the
+// calling thread's CPUs. prefault_mb == 0: nothing.
+void start_heap_prefault(size_t prefault_mb);
 
 }  // namespace enidp::daemon

@@ -209,6 +209,9 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "enidp: %s\n", err.c_str());
         return 1;
     }
+    // Now that EAL has pinned this thread to the main lcore: the prefault thread stays off the
+    // workers' CPUs (started before, it ran on them and stalled the workers with its faults).
+    daemon::start_heap_prefault(cfg.control_heap_prefault_mb);
     std::string error;
     auto dataplane = dp::Dataplane::create(daemon::runtime_spec(cfg), error);
     int rc = 0;
