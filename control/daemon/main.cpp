@@ -27,6 +27,7 @@
 #include "control/api/server.hpp"
 #include "control/api/service.hpp"
 #include "control/config/config.hpp"
+#include "control/daemon/cpu_isolation.hpp"
 #include "control/daemon/heap.hpp"
 #include "control/daemon/kube_sync.hpp"
 #include "control/daemon/specs.hpp"
@@ -212,6 +213,8 @@ int run(int argc, char** argv) {
     // Now that EAL has pinned this thread to the main lcore: the prefault thread stays off the
     // workers' CPUs (started before, it ran on them and stalled the workers with its faults).
     daemon::start_heap_prefault(cfg.control_heap_prefault_mb);
+    for (const auto& w : daemon::check_worker_cpu_isolation())
+        std::fprintf(stderr, "enidp: %s (docs/configuration.md#worker-cpus)\n", w.c_str());
     std::string error;
     auto dataplane = dp::Dataplane::create(daemon::runtime_spec(cfg), error);
     int rc = 0;
