@@ -7,6 +7,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -21,8 +22,8 @@ struct Failure {
     std::string message;
 };
 
-[[noreturn]] void fail_at(const std::string& pointer, std::string message) {
-    throw Failure{pointer, std::move(message)};
+[[noreturn]] void fail_at(std::string pointer, std::string message) {
+    throw Failure{std::move(pointer), std::move(message)};
 }
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -132,28 +133,45 @@ Cidr parse_cidr(const std::string& s) {
 
 // ---- reading fields ----
 
-// One field of the object: its value (nullptr when absent) and its JSON pointer.
+// One field of the object: its value (nullptr when absent) and where it is. The JSON pointer
+// ("/endpoints/3/conditions/ready") is only needed when the field is bad, so a Field keeps the
+// keys and indexes that lead to it (views of the DOM's keys or of the caller's strings, which
+// outlive it) and spells the pointer out in fail(): reading a field allocates nothing.
 class Field {
 public:
-    Field(const json* value, std::string pointer) : value_(value), pointer_(std::move(pointer)) {}
+    explicit Field(const json* root) : value_(root) {}
 
     bool present() const { return value_ != nullptr && !value_->is_null(); }
     const json& value() const { return *value_; }
-    const std::string& pointer() const { return pointer_; }
-    [[noreturn]] void fail(std::string message) const { fail_at(pointer_, std::move(message)); }
+    std::string pointer() const {
+        std::string out = prefix_ ? *prefix_ : std::string();
+        for (uint8_t i = 0; i < depth_; ++i) {
+            const Step& s = steps_[i];
+            if (s.key != nullptr) {
+                out += pointer_append("", std::string_view(s.key, s.n));
+            } else {
+                out += '/';
+                out += std::to_string(s.n);
+            }
+        }
+        return out;
+    }
+    [[noreturn]] void fail(std::string message) const { fail_at(pointer(), std::move(message)); }
 
     Field operator[](std::string_view key) const {
-        const std::string pointer = pointer_append(pointer_, key);
-        if (!present()) return Field(nullptr, pointer);
-        if (!value_->is_object()) fail("must be a mapping");
-        const auto it = value_->find(key);
-        return Field(it == value_->end() ? nullptr : &*it, pointer);
+        const json* child = nullptr;
+        if (present()) {
+            if (!value_->is_object()) fail("must be a mapping");
+            const auto it = value_->find(key);
+            if (it != value_->end()) child = &*it;
+        }
+        return child_at(child, Step{key.data(), key.size()});
     }
 
-    std::string str() const {
+    const std::string& str() const {
         if (!present()) fail("is required");
         if (!value_->is_string()) fail("must be a string");
-        return value_->get<std::string>();
+        return value_->get_ref<const std::string&>();
     }
     std::string str_or(std::string fallback) const { return present() ? str() : std::move(fallback); }
 
@@ -189,25 +207,19 @@ public:
     uint16_t port() const { return static_cast<uint16_t>(integer_in(1, 65535)); }
 
     // A list (absent or null: empty).
-    std::vector<Field> items() const {
-        std::vector<Field> out;
-        if (!present()) return out;
-        if (!value_->is_array()) fail("must be a list");
-        for (size_t i = 0; i < value_->size(); ++i) out.emplace_back(&(*value_)[i], pointer_append(pointer_, i));
-        return out;
-    }
-    std::vector<std::string> strings() const {
-        std::vector<std::string> out;
-        for (const Field& f : items()) out.push_back(f.str());
-        return out;
-    }
+    class Items;
+    Items items() const;
+    std::vector<std::string> strings() const;
 
     // A mapping of strings (absent or null: empty).
     std::map<std::string, std::string> string_map() const {
         std::map<std::string, std::string> out;
         if (!present()) return out;
         if (!value_->is_object()) fail("must be a mapping");
-        for (const auto& [key, v] : value_->items()) out.emplace(key, Field(&v, pointer_append(pointer_, key)).str());
+        for (auto it = value_->begin(); it != value_->end(); ++it) {
+            const std::string& key = it.key();  // the DOM's own key: it outlives the Field
+            out.emplace(key, child_at(&it.value(), Step{key.data(), key.size()}).str());
+        }
         return out;
     }
 
@@ -215,23 +227,86 @@ public:
     template <class E>
     E one_of(std::initializer_list<std::pair<const char*, E>> choices, std::optional<E> fallback) const {
         if (!present() && fallback) return *fallback;
-        const std::string s = str();
-        std::string supported;
+        const std::string& s = str();
         for (const auto& [spelling, value] : choices) {
             if (s == spelling) return value;
-            supported += (supported.empty() ? "" : ", ") + std::string(spelling);
         }
+        std::string supported;
+        for (const auto& [spelling, value] : choices)
+            supported += (supported.empty() ? "" : ", ") + std::string(spelling);
         fail("unsupported value " + in_quotes(s) + " (supported: " + supported + ")");
     }
 
 private:
+    friend class Items;
+    // A key (`key` points at `n` characters) or, when `key` is nullptr, the index `n`.
+    struct Step {
+        const char* key;
+        size_t n;
+    };
+    // Steps kept in place (the deepest field a Service, EndpointSlice or Pod reads is 6 down);
+    // a deeper field starts from its ancestor's pointer spelled out.
+    static constexpr uint8_t kMaxSteps = 6;
+
+    Field child_at(const json* value, Step step) const {
+        Field child(*this);
+        child.value_ = value;
+        if (child.depth_ == kMaxSteps) {
+            child.prefix_ = std::make_shared<const std::string>(pointer());
+            child.depth_ = 0;
+        }
+        child.steps_[child.depth_++] = step;
+        return child;
+    }
+
     const json* value_;
-    std::string pointer_;
+    uint8_t depth_ = 0;
+    Step steps_[kMaxSteps]{};
+    std::shared_ptr<const std::string> prefix_;  // the pointer before steps_; null within kMaxSteps levels
 };
+
+// The elements of a list field, each made when it is reached (no vector of Fields).
+class Field::Items {
+public:
+    class iterator {
+    public:
+        iterator(const Items& items, size_t i) : items_(&items), i_(i) {}
+        Field operator*() const { return (*items_)[i_]; }
+        iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+    private:
+        const Items* items_;
+        size_t i_;
+    };
+
+    explicit Items(const Field& list) : list_(list) {
+        if (list_.present() && !list_.value_->is_array()) list_.fail("must be a list");
+    }
+    size_t size() const { return list_.present() ? list_.value_->size() : 0; }
+    bool empty() const { return size() == 0; }
+    Field operator[](size_t i) const { return list_.child_at(&(*list_.value_)[i], Step{nullptr, i}); }
+    iterator begin() const { return iterator(*this, 0); }
+    iterator end() const { return iterator(*this, size()); }
+
+private:
+    Field list_;
+};
+
+Field::Items Field::items() const { return Items(*this); }
+
+std::vector<std::string> Field::strings() const {
+    std::vector<std::string> out;
+    for (const Field& f : items()) out.push_back(f.str());
+    return out;
+}
 
 // Appends the IPv4 address at `f` to `out`; IPv6 is valid but skipped (the models are IPv4).
 void add_ip(const Field& f, std::vector<uint32_t>& out) {
-    const std::string s = f.str();
+    const std::string& s = f.str();
     uint32_t v4 = 0;
     switch (parse_ip(s, v4)) {
         case IpFamily::kV4: out.push_back(v4); return;
@@ -254,7 +329,7 @@ struct Meta {
 
 // metadata: name and namespace syntax, label keys and values, annotations as strings.
 Meta read_meta(const Object& o, bool name_is_label) {
-    const Field meta = Field(&o.body, "")["metadata"];
+    const Field meta = Field(&o.body)["metadata"];
     const std::string name_error = name_is_label ? check_dns_label(o.name) : check_dns_subdomain(o.name);
     if (!name_error.empty()) meta["name"].fail(in_quotes(o.name) + ": " + name_error);
     if (!o.ns.empty()) {
@@ -304,7 +379,8 @@ const char* protocol_name(uint8_t p) { return p == 6 ? "TCP" : p == 17 ? "UDP" :
 void read_cluster_ips(const Field& spec, lb::Service& svc) {
     const Field ip = spec["clusterIP"];
     const Field ips = spec["clusterIPs"];
-    std::vector<Field> list = ips.items();
+    std::vector<Field> list;
+    for (const Field& f : ips.items()) list.push_back(f);
     const std::string single = ip.str_or("");
     if (!single.empty()) {
         if (list.empty()) {
@@ -314,7 +390,7 @@ void read_cluster_ips(const Field& spec, lb::Service& svc) {
         }
     }
     for (const Field& f : list) {
-        const std::string s = f.str();
+        const std::string& s = f.str();
         if (s.empty()) continue;  // not allocated yet
         if (s == "None") {
             if (list.size() > 1) f.fail("\"None\" may not be combined with addresses");
@@ -326,7 +402,7 @@ void read_cluster_ips(const Field& spec, lb::Service& svc) {
 }
 
 void read_service_ports(const Field& spec, lb::Service& svc) {
-    const std::vector<Field> ports = spec["ports"].items();
+    const Field::Items ports = spec["ports"].items();
     if (ports.empty() && !svc.headless) spec["ports"].fail("is required (at least one port)");
     std::set<std::string> names;
     std::set<std::pair<uint8_t, uint16_t>> seen;
@@ -454,9 +530,9 @@ lb::Service service(const Object& o) {
     const Meta meta = read_meta(o, true);
     // Service names are DNS-1035 labels: they become DNS names and environment variables.
     if (o.name[0] < 'a' || o.name[0] > 'z') {
-        Field(&o.body, "")["metadata"]["name"].fail(in_quotes(o.name) + ": must start with a lower case letter");
+        Field(&o.body)["metadata"]["name"].fail(in_quotes(o.name) + ": must start with a lower case letter");
     }
-    const Field root(&o.body, "");
+    const Field root(&o.body);
     const Field spec = root["spec"];
     lb::Service svc;
     svc.ns = o.ns;
@@ -468,7 +544,7 @@ lb::Service service(const Object& o) {
                                                     lb::ServiceType::kClusterIP);
     if (svc.type == lb::ServiceType::kExternalName) {
         // A DNS alias: nothing to program, kept so dumps show it.
-        const std::string target = spec["externalName"].str();
+        const std::string& target = spec["externalName"].str();
         if (const std::string e = check_dns_subdomain(target); !e.empty()) spec["externalName"].fail(e);
         return svc;
     }
@@ -495,9 +571,9 @@ lb::Service service(const Object& o) {
 lb::EndpointSlice endpoint_slice(const Object& o) {
     expect_api(o, "discovery.k8s.io/v1");
     const Meta meta = read_meta(o, false);
-    const Field root(&o.body, "");
+    const Field root(&o.body);
     const Field address_type = root["addressType"];
-    const std::string family = address_type.str();
+    const std::string& family = address_type.str();
     if (family != "IPv4") {
         address_type.fail(family == "IPv6" || family == "FQDN"
                               ? "only IPv4 slices are programmed (this one is " + family + ")"
@@ -511,10 +587,13 @@ lb::EndpointSlice endpoint_slice(const Object& o) {
         root["metadata"]["labels"].fail("label " + std::string(kLabelServiceName) + " is required");
     }
     slice.service_name = svc->second;
-    for (const Field& e : root["endpoints"].items()) {
+    const Field::Items endpoints = root["endpoints"].items();
+    slice.endpoints.reserve(endpoints.size());
+    for (const Field& e : endpoints) {
         lb::Endpoint ep;
-        const std::vector<Field> addresses = e["addresses"].items();
+        const Field::Items addresses = e["addresses"].items();
         if (addresses.empty() || addresses.size() > 100) e["addresses"].fail("must hold 1-100 addresses");
+        ep.addresses.reserve(addresses.size());
         for (const Field& a : addresses) {
             uint32_t v4 = 0;
             if (parse_ip(a.str(), v4) != IpFamily::kV4) a.fail("not a valid IPv4 address: " + in_quotes(a.str()));
@@ -564,7 +643,7 @@ acl::Pod pod(const Object& o) {
     p.ns = o.ns;
     p.name = o.name;
     p.labels = read_meta(o, false).labels;
-    const Field root(&o.body, "");
+    const Field root(&o.body);
     const Field spec = root["spec"];
     p.host_network = spec["hostNetwork"].opt_bool().value_or(false);
     p.node_name = spec["nodeName"].str_or("");
@@ -698,7 +777,7 @@ std::optional<std::vector<acl::Rule>> rules(const Field& f, const char* peers_ke
     for (const Field& r : f.items()) {
         acl::Rule rule;
         for (const Field& p : r["ports"].items()) rule.ports.push_back(policy_port(p));
-        const std::vector<Field> peers = r[peers_key].items();
+        const Field::Items peers = r[peers_key].items();
         for (const Field& p : peers) {
             if (auto v4 = peer(p)) rule.peers.push_back(std::move(*v4));
         }
@@ -712,7 +791,7 @@ std::optional<std::vector<acl::Rule>> rules(const Field& f, const char* peers_ke
 Field required_spec(const Object& o, const char* api_version) {
     expect_api(o, api_version);
     read_meta(o, false);
-    Field spec = Field(&o.body, "")["spec"];
+    Field spec = Field(&o.body)["spec"];
     if (!spec.present()) spec.fail("is required");
     return spec;
 }
@@ -723,7 +802,7 @@ acl::NetworkPolicy network_policy(const Object& o) {
     np.ns = o.ns;
     np.name = o.name;
     np.pod_selector = selector(spec["podSelector"]);
-    const std::vector<Field> types = spec["policyTypes"].items();
+    const Field::Items types = spec["policyTypes"].items();
     for (const Field& t : types) {
         const bool ingress = t.one_of<bool>({{"Ingress", true}, {"Egress", false}}, std::nullopt);
         bool& seen = ingress ? np.type_ingress : np.type_egress;
@@ -768,7 +847,7 @@ lb::NodeInfo node_info(const Object& o) {
     const auto zone = meta.labels.find("topology.kubernetes.io/zone");
     if (zone != meta.labels.end()) n.zone = zone->second;
     // NodePorts answer on the node's own addresses: InternalIP first, then ExternalIP.
-    const std::vector<Field> addresses = Field(&o.body, "")["status"]["addresses"].items();
+    const Field::Items addresses = Field(&o.body)["status"]["addresses"].items();
     for (const char* type : {"InternalIP", "ExternalIP"}) {
         for (const Field& a : addresses) {
             if (a["type"].str() == type) add_ip(a["address"], n.node_ips);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -394,7 +395,28 @@ Result<std::vector<Object>> load_one_file(const std::filesystem::path& path) {
     return load_string(text.str(), file);
 }
 
+// Empties the containers of `j` bottom-up, `depth` levels down; what lies deeper is left to
+// nlohmann's destructor (no unbounded recursion on a deeply nested document).
+void free_depth_first(nlohmann::json& j, int depth) {
+    if (j.is_object()) {
+        auto& members = j.get_ref<json::object_t&>();
+        for (auto& [key, value] : members) {
+            if (value.is_structured() && depth > 0) free_depth_first(value, depth - 1);
+        }
+        members.clear();
+    } else if (j.is_array()) {
+        auto& items = j.get_ref<json::array_t&>();
+        for (json& value : items) {
+            if (value.is_structured() && depth > 0) free_depth_first(value, depth - 1);
+        }
+        items.clear();
+    }
+}
+
 }  // namespace
+
+Object::~Object() { free_depth_first(body, 64); }
+static_assert(std::is_nothrow_move_constructible_v<Object>, "vectors of objects must move them, not copy");
 
 std::string Error::to_string() const {
     std::string out;

@@ -9,8 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-// The object without what the API server changes on every write and no builder reads, so that
-// the same object sent again (or re-listed by the watcher) is recognised as unchanged.
 // Whether two objects are the same but for what the API server changes on every write and no
 // builder reads, so that the same object sent again (or re-listed by the watcher) is recognised
 // as unchanged. Compares in place: no copy of either body.
@@ -34,8 +32,14 @@ bool same_member(const json& a, const json& b, const char* const* ignored, size_
     return na == nb;
 }
 
-bool same_object(const Object& a, const Object& b) {
+// Whether `b` (converted to `model_b`) is the same as the stored `a`. Two objects whose
+// models differ differ (the model is read from what the comparison below counts), so the
+// models are compared first: cheaper than the DOMs, and an update usually changes them. Equal
+// models leave the fields no model holds (annotations enidp does not read, ...) to compare.
+bool same_object(const Entry& stored, const Object& b, const Model& model_b) {
+    const Object& a = stored.object;
     if (a.api_version != b.api_version) return false;
+    if (stored.model != model_b) return false;
     static constexpr const char* kVolatileMeta[] = {"resourceVersion", "managedFields", "generation",
                                                     "creationTimestamp", "uid", "selfLink"};
     // A Pod's status changes all the time (conditions, container states); only its IPs and
@@ -43,7 +47,8 @@ bool same_object(const Object& a, const Object& b) {
     static constexpr const char* kPodStatus[] = {"podIP", "podIPs", "phase"};
     const json &x = a.body, &y = b.body;
     if (!x.is_object() || !y.is_object()) return x == y;
-    const bool pod = x.value("kind", "") == "Pod";
+    const auto kind = x.find("kind");
+    const bool pod = kind != x.end() && kind->is_string() && kind->get_ref<const std::string&>() == "Pod";
     size_t nx = 0, ny = 0;
     for (auto it = x.begin(); it != x.end(); ++it) {
         ++nx;
@@ -94,7 +99,7 @@ void Store::commit_locked(Pending& p, Source source, std::vector<Change>& change
         return;
     }
     const auto it = entries_.find(p.key);
-    if (it != entries_.end() && same_object(it->second.object, *p.object)) {
+    if (it != entries_.end() && same_object(it->second, *p.object, *p.model)) {
         it->second.source = source;  // who sent it last, for dumps; not a change of desired state
         return;
     }
@@ -102,6 +107,7 @@ void Store::commit_locked(Pending& p, Source source, std::vector<Change>& change
     Entry entry{p.movable != nullptr ? std::move(*p.movable) : *p.object, std::move(*p.model), source, gen};
     if (it != entries_.end()) {
         live_.erase(it->second.generation);
+        p.replaced.emplace(std::move(it->second));  // freed by the caller, after the lock
         it->second = std::move(entry);
         live_.emplace(gen, it);
     } else {
@@ -120,16 +126,16 @@ void Store::notify(const std::vector<Change>& changes) {
     for (const Listener& l : listeners) l(changes);
 }
 
-Result<ApplyOutcome> Store::apply_batch(const std::vector<Object>& objects, Source source, bool replace,
-                                        std::vector<Object>* owned) {
+Result<ApplyOutcome> Store::apply_batch(const Object* objects, size_t count, Source source, bool replace,
+                                        Object* owned) {
     // Validate everything before touching the store.
     std::vector<Pending> pending;
-    pending.reserve(objects.size());
+    pending.reserve(count);
     std::optional<std::string> ignored;
     std::set<Key> named;  // replace only
-    for (size_t i = 0; i < objects.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
         const Object& o = objects[i];
-        Pending p{Key{o.kind, o.ns, o.name}, &o, owned != nullptr ? &(*owned)[i] : nullptr, std::nullopt};
+        Pending p{Key{o.kind, o.ns, o.name}, &o, owned != nullptr ? &owned[i] : nullptr, std::nullopt, std::nullopt};
         if (replace) named.insert(p.key);
         if (auto reason = ignore_reason(o)) {
             ignored = o.describe() + ": " + *reason;
@@ -163,21 +169,21 @@ Result<ApplyOutcome> Store::apply_batch(const std::vector<Object>& objects, Sour
 
 Result<ApplyOutcome> Store::apply(const Object& object, Source source) {
     // Keep the bare reason for one object (the batch form prefixes the object's name).
-    auto r = apply_batch({object}, source, false);
+    auto r = apply_batch(&object, 1, source, false);
     if (auto* o = std::get_if<ApplyOutcome>(&r); o != nullptr && o->ignored) o->ignored = ignore_reason(object);
     return r;
 }
 
 Result<ApplyOutcome> Store::apply_all(const std::vector<Object>& objects, Source source) {
-    return apply_batch(objects, source, false);
+    return apply_batch(objects.data(), objects.size(), source, false);
 }
 
 Result<ApplyOutcome> Store::apply_all_moved(std::vector<Object>& objects, Source source) {
-    return apply_batch(objects, source, false, &objects);
+    return apply_batch(objects.data(), objects.size(), source, false, objects.data());
 }
 
 Result<ApplyOutcome> Store::replace_source(const std::vector<Object>& objects, Source source) {
-    return apply_batch(objects, source, true);
+    return apply_batch(objects.data(), objects.size(), source, true);
 }
 
 bool Store::remove(std::string_view kind, std::string_view ns, std::string_view name) {

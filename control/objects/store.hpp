@@ -125,14 +125,15 @@ private:
         const Object* object = nullptr;  // nullptr: remove
         Object* movable = nullptr;       // the same object when the caller gave it away
         std::optional<Model> model;
+        std::optional<Entry> replaced;  // the entry it replaced, freed once the lock is released
     };
     // Runs under mu_: stores `p` and records the change, if it changes anything.
     void commit_locked(Pending& p, Source source, std::vector<Change>& changes);
     void erase_locked(const Key& key, std::vector<Change>& changes);
     void notify(const std::vector<Change>& changes);
-    // `owned`: the same vector when its objects may be moved into the store.
-    Result<ApplyOutcome> apply_batch(const std::vector<Object>& objects, Source source, bool replace,
-                                     std::vector<Object>* owned = nullptr);
+    // `owned`: the same `count` objects when they may be moved into the store.
+    Result<ApplyOutcome> apply_batch(const Object* objects, size_t count, Source source, bool replace,
+                                     Object* owned = nullptr);
 
     using Entries = std::map<Key, Entry>;
     mutable std::mutex mu_;

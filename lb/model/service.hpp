@@ -29,6 +29,7 @@ struct ServicePortSpec {
     uint16_t target_port = 0;         // numeric targetPort; 0 when named (or unset)
     std::string target_port_name;     // named targetPort; resolved per endpoint by the slices
     uint16_t node_port = 0;           // 0 = none
+    bool operator==(const ServicePortSpec&) const = default;
 };
 
 struct Service {
@@ -49,12 +50,14 @@ struct Service {
     uint32_t maglev_table_size = 0;         // 0: automatic (see lb/builder/maglev.hpp)
     bool topology_aware = false;            // service.kubernetes.io/topology-mode: Auto (or the old hints annotation)
     std::map<std::string, std::string> endpoint_weights;  // `enidp.io/endpoint-weights`: IP → weight (weighted algorithm)
+    bool operator==(const Service&) const = default;
 };
 
 struct EndpointConditions {
     std::optional<bool> ready;        // nil means ready (API semantics)
     std::optional<bool> serving;      // nil means "same as ready"
     std::optional<bool> terminating;  // nil means not terminating
+    bool operator==(const EndpointConditions&) const = default;
 };
 
 struct Endpoint {
@@ -64,12 +67,14 @@ struct Endpoint {
     std::string zone;
     std::vector<std::string> hint_zones;  // hints.forZones[].name
     std::string target_pod;               // targetRef ns/name, for dumps
+    bool operator==(const Endpoint&) const = default;
 };
 
 struct EndpointPort {
     std::string name;                 // matches ServicePortSpec::name
     Protocol protocol = Protocol::kTcp;
     std::optional<uint16_t> port;     // nil: the slice carries no port for this name
+    bool operator==(const EndpointPort&) const = default;
 };
 
 struct EndpointSlice {
@@ -78,6 +83,7 @@ struct EndpointSlice {
     std::string service_name;         // label kubernetes.io/service-name
     std::vector<Endpoint> endpoints;
     std::vector<EndpointPort> ports;
+    bool operator==(const EndpointSlice&) const = default;
 };
 
 // What the builder needs to know about this node.

@@ -491,6 +491,23 @@ INSTANTIATE_TEST_SUITE_P(
                    ""}),
     [](const ::testing::TestParamInfo<FilterCase>& info) { return std::string(info.param.name); });
 
+// A bad field deep in an object sent as JSON (as over gRPC): its path, the document's line.
+TEST(ConvertFromJson, DeepFieldErrorFromGrpc) {
+    auto loaded = load_string(
+        R"({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+  "metadata": {"name": "s", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+  "addressType": "IPv4",
+  "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"]}, {"addresses": ["10.0.0.3"]},
+                {"addresses": ["10.0.0.4"], "conditions": {"ready": 1}}]})",
+        "grpc");
+    ASSERT_TRUE(std::holds_alternative<std::vector<Object>>(loaded));
+    auto r = convert(std::get<std::vector<Object>>(loaded).at(0));
+    ASSERT_TRUE(std::holds_alternative<Error>(r));
+    const Error& e = std::get<Error>(r);
+    EXPECT_EQ(e.field, "endpoints[3].conditions.ready");
+    EXPECT_EQ(e.to_string(), "grpc:1: EndpointSlice shop/s: endpoints[3].conditions.ready: must be true or false");
+}
+
 // ---- bad objects ----
 
 struct BadCase {
@@ -660,6 +677,22 @@ std::vector<BadCase> bad_cases() {
         "bad.yaml:8: EndpointSlice default/s: endpoints[0].addresses: must hold 1-100 addresses");
     add("slice_condition", cat(kSlice, "endpoints:\n  - addresses: [10.0.0.1]\n    conditions: {ready: yes}\n"),
         "bad.yaml:9: EndpointSlice default/s: endpoints[0].conditions.ready: must be true or false");
+    // Deep in an array: the field is named exactly, on its own line.
+    add("slice_condition_fourth_endpoint",
+        cat(kSlice,
+            "endpoints:\n  - addresses: [10.0.0.1]\n  - addresses: [10.0.0.2]\n  - addresses: [10.0.0.3]\n"
+            "  - addresses: [10.0.0.4]\n    conditions:\n      serving: true\n      ready: \"no\"\n"),
+        "bad.yaml:14: EndpointSlice default/s: endpoints[3].conditions.ready: must be true or false");
+    add("slice_conditions_not_mapping",
+        cat(kSlice, "endpoints:\n  - addresses: [10.0.0.1]\n  - addresses: [10.0.0.2]\n    conditions: [ready]\n"),
+        "bad.yaml:10: EndpointSlice default/s: endpoints[1].conditions: must be a mapping");
+    add("slice_endpoints_not_list", cat(kSlice, "endpoints: {addresses: [10.0.0.1]}\n"),
+        "bad.yaml:7: EndpointSlice default/s: endpoints: must be a list");
+    add("slice_hint_zone_name",
+        cat(kSlice,
+            "endpoints:\n  - addresses: [10.0.0.1]\n  - addresses: [10.0.0.2]\n    hints:\n      forZones:\n"
+            "        - name: a\n        - {}\n"),
+        "bad.yaml:13: EndpointSlice default/s: endpoints[1].hints.forZones[1].name: is required");
     add("slice_port", cat(kSlice, "ports:\n  - name: http\n    port: 0\n"),
         "bad.yaml:9: EndpointSlice default/s: ports[0].port: must be 1-65535");
     add("slice_port_protocol", cat(kSlice, "ports:\n  - protocol: ICMP\n"),
@@ -704,6 +737,20 @@ std::vector<BadCase> bad_cases() {
         "matchLabels:\n      \"a/b/c\": x\n",
         "bad.yaml:7: NetworkPolicy default/np: spec.podSelector.matchLabels[a/b/c]: key \"a/b/c\": name part may "
         "only hold letters, digits, '-', '_' and '.'");
+    // Deeper than a Field keeps in place (control/objects/convert.cpp): the same paths and lines.
+    add("np_deep_label_value",
+        cat(kNp,
+            "  ingress:\n    - from:\n        - podSelector: {}\n        - namespaceSelector:\n"
+            "            matchExpressions:\n              - key: a\n                operator: In\n"
+            "                values:\n                  - ok\n                  - \"-bad\"\n"),
+        "bad.yaml:15: NetworkPolicy default/np: spec.ingress[0].from[1].namespaceSelector.matchExpressions[0]."
+        "values[1]: \"-bad\": must start and end with a letter or digit");
+    add("np_deep_label_key",
+        cat(kNp,
+            "  egress:\n    - to:\n        - podSelector:\n            matchLabels:\n              ok: x\n"
+            "              \"a/b/c\": x\n"),
+        "bad.yaml:11: NetworkPolicy default/np: spec.egress[0].to[0].podSelector.matchLabels[a/b/c]: key "
+        "\"a/b/c\": name part may only hold letters, digits, '-', '_' and '.'");
     add("np_cidr", cat(kNp, "  ingress:\n    - from:\n        - ipBlock:\n            cidr: 10.0.0.0/33\n"),
         "bad.yaml:9: NetworkPolicy default/np: spec.ingress[0].from[0].ipBlock.cidr: not a valid CIDR: "
         "\"10.0.0.0/33\"");

@@ -233,6 +233,34 @@ TEST_F(ManifestDir, FirstErrorNamesItsFile) {
               (dir_ / "missing.yaml").string() + ": no such file or directory");
 }
 
+// An Object frees its body depth first, so far down; deeper nesting is left to nlohmann's
+// destructor (no recursion as deep as the document). Copies and moves keep the whole body.
+TEST(Manifest, DeeplyNestedBodyIsFreed) {
+    const int depth = 50000;
+    const std::string text = R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep"}, "data": )" +
+                             std::string(depth, '[') + std::string(depth, ']') + "}";
+    {
+        auto r = load_string(text, "deep.json");
+        ASSERT_TRUE(std::holds_alternative<std::vector<Object>>(r));
+        auto& objs = std::get<std::vector<Object>>(r);
+        ASSERT_EQ(objs.size(), 1u);
+        Object moved = std::move(objs[0]);
+        EXPECT_TRUE(moved.body["data"].is_array());
+        EXPECT_TRUE(objs[0].body.is_null());  // NOLINT(bugprone-use-after-move): moved-from is null
+    }
+    Object small =
+        load(R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {"a": "b"}}})", "n.json")
+            .at(0);
+    Object copy(small);
+    EXPECT_EQ(copy.body, small.body);
+    Object assigned;
+    assigned = copy;
+    EXPECT_EQ(assigned.body, small.body);
+    assigned = std::move(copy);
+    EXPECT_EQ(assigned.body["metadata"]["labels"]["a"], "b");
+    EXPECT_EQ(assigned.describe(), "Namespace n");
+}
+
 TEST(Manifest, PointerPaths) {
     EXPECT_EQ(pointer_to_path("/spec/ports/0/port"), "spec.ports[0].port");
     EXPECT_EQ(pointer_to_path("/metadata/annotations/enidp.io~1lb-algorithm"),

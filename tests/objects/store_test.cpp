@@ -74,6 +74,98 @@ TEST(Store, IdenticalApplyIsANoOp) {
     EXPECT_EQ(store.generation(), 1u);
 }
 
+// An EndpointSlice as the gRPC edge decodes it (JSON text, file "grpc"): endpoint e at 10.1.0.e,
+// endpoint `moved` at 10.2.0.e instead; `annotations` goes into metadata as written.
+Object grpc_slice(int moved = -1, const std::string& annotations = "") {
+    std::string endpoints;
+    for (int e = 0; e < 4; ++e) {
+        endpoints += std::string(e == 0 ? "" : ",") + R"({"addresses": ["10.)" + (e == moved ? "2" : "1") + ".0." +
+                     std::to_string(e) + R"("], "conditions": {"ready": true}, "nodeName": "node-)" +
+                     std::to_string(e) + "\"}";
+    }
+    auto loaded = load_string(R"({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name":
+        "web-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"})" +
+                                  (annotations.empty() ? "" : R"(, "annotations": )" + annotations) +
+                                  R"(}, "addressType": "IPv4", "endpoints": [)" + endpoints +
+                                  R"(], "ports": [{"name": "http", "port": 8080}]})",
+                              "grpc");
+    if (auto* e = std::get_if<Error>(&loaded)) ADD_FAILURE() << e->to_string();
+    auto* objs = std::get_if<std::vector<Object>>(&loaded);
+    return objs != nullptr && objs->size() == 1 ? std::move(objs->front()) : Object{};
+}
+
+// What the gRPC edge does: the decoded objects moved into the store.
+ApplyOutcome apply_moved(Store& store, Object object) {
+    std::vector<Object> objects;
+    objects.push_back(std::move(object));
+    return applied(store.apply_all_moved(objects, Source::kGrpc));
+}
+
+TEST(Store, SameSliceAgainIsNotAChange) {
+    Store store;
+    EXPECT_TRUE(apply_moved(store, grpc_slice()).changed);
+    const ApplyOutcome again = apply_moved(store, grpc_slice());
+    EXPECT_FALSE(again.changed);
+    EXPECT_EQ(again.generation, 1u);
+    // Only the API server's bookkeeping differs: still the same.
+    Object bookkeeping = grpc_slice();
+    bookkeeping.body["metadata"]["resourceVersion"] = "42";
+    EXPECT_FALSE(apply_moved(store, std::move(bookkeeping)).changed);
+    EXPECT_EQ(store.generation(), 1u);
+}
+
+TEST(Store, SliceWithAnotherEndpointIsAChange) {
+    Store store;
+    apply_moved(store, grpc_slice());
+    const ApplyOutcome moved = apply_moved(store, grpc_slice(2));
+    EXPECT_TRUE(moved.changed);
+    EXPECT_EQ(moved.generation, 2u);
+    const auto entry = store.get("EndpointSlice", "shop", "web-1");
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_EQ(entry->generation, 2u);
+    const auto& slice = std::get<lb::EndpointSlice>(entry->model);
+    ASSERT_EQ(slice.endpoints.size(), 4u);
+    EXPECT_EQ(slice.endpoints[2].addresses, std::vector<uint32_t>{testing::ip("10.2.0.2")});
+    EXPECT_EQ(entry->object.body["endpoints"][2]["addresses"][0], "10.2.0.2");
+    // And back.
+    EXPECT_TRUE(apply_moved(store, grpc_slice()).changed);
+    EXPECT_EQ(std::get<lb::EndpointSlice>(store.get("EndpointSlice", "shop", "web-1")->model).endpoints[2].addresses,
+              std::vector<uint32_t>{testing::ip("10.1.0.2")});
+    EXPECT_EQ(store.generation(), 3u);
+}
+
+// The models are equal (a slice's annotations are not in lb::EndpointSlice, nor an annotation
+// enidp does not read in lb::Service), the objects are not: still a change.
+TEST(Store, EqualModelsWithOtherAnnotationsAreAChange) {
+    Store store;
+    apply_moved(store, grpc_slice());
+    const Object annotated = grpc_slice(-1, R"({"team": "shop"})");
+    auto model = convert(annotated);
+    ASSERT_TRUE(std::holds_alternative<Model>(model));
+    EXPECT_TRUE(std::get<Model>(model) == store.get("EndpointSlice", "shop", "web-1")->model);
+    const ApplyOutcome a = apply_moved(store, annotated);
+    EXPECT_TRUE(a.changed);
+    EXPECT_EQ(a.generation, 2u);
+    EXPECT_EQ(store.get("EndpointSlice", "shop", "web-1")->object.body["metadata"]["annotations"]["team"], "shop");
+    EXPECT_FALSE(apply_moved(store, grpc_slice(-1, R"({"team": "shop"})")).changed);
+    EXPECT_TRUE(apply_moved(store, grpc_slice(-1, R"({"team": "web"})")).changed);
+    EXPECT_EQ(store.generation(), 3u);
+
+    applied(store.apply(service("web", 80), Source::kManifest));
+    const ApplyOutcome svc =
+        applied(store.apply(service("web", 80, "  annotations: {team: shop}\n"), Source::kManifest));
+    EXPECT_TRUE(svc.changed);
+    EXPECT_EQ(svc.generation, 5u);
+}
+
+TEST(Store, ApplyLeavesTheCallersObjectAlone) {
+    Store store;
+    const Object slice = grpc_slice();
+    applied(store.apply(slice, Source::kWatch));
+    EXPECT_EQ(slice.body["endpoints"].size(), 4u);
+    EXPECT_EQ(store.get("EndpointSlice", "shop", "web-1")->object.body, slice.body);
+}
+
 TEST(Store, PodStatusOtherThanIpsAndPhaseIsNotAChange) {
     Store store;
     const std::string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus:\n  podIP: 10.0.0.1\n";
