@@ -174,6 +174,13 @@ TEST(Ipv4Map, FindsEveryKeyAndMissesOthers) {
     m.build(items);
     for (const auto& [k, v] : items) EXPECT_EQ(m.find(k), v);
     EXPECT_EQ(m.find(rte_cpu_to_be_32(0x0a000001u)), dp::kNoIndex);
+    // Same low 12 bits as a key (the filter lets it through): the probe still misses.
+    EXPECT_EQ(m.find(rte_cpu_to_be_32(0x0b000000u + 7)), dp::kNoIndex);
+    EXPECT_EQ(m.find(rte_cpu_to_be_32(0x0a001000u)), dp::kNoIndex);
+    // Rebuilt with other keys: the old keys' filter bits are gone.
+    m.build({{rte_cpu_to_be_32(0xc0a80001u), 5}});
+    EXPECT_EQ(m.find(rte_cpu_to_be_32(0xc0a80001u)), 5u);
+    EXPECT_EQ(m.find(items[1].first), dp::kNoIndex);
     dp::Ipv4Map empty;
     EXPECT_EQ(empty.find(1), dp::kNoIndex);
     empty.build({});
