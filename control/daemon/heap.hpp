@@ -2,12 +2,12 @@
 //
 // A bulk apply (10,000 Services) allocates hundreds of MB on the control side: decoded objects,
 // the store, the builder's plans, Maglev tables. On a VM every first touch of a page is a fault
-// that costs ~14 µs here (the hypervisor backs the page then), and the control thread's faults
-// also stall the workers (TLB shootdowns). prepare_control_heap() does that work once at start:
-// every thread allocates from one malloc arena, which never gives memory back to the kernel, and
-// `prefault_mb` of it is touched by a background thread at the lowest priority right after start
-// (on transparent huge pages where the kernel allows; logged when done), so later allocations
-// reuse pages that are already there. Costs that much resident memory for good.
+// that costs ~14 µs here (the hypervisor backs the page then). This is done once at start:
+// prepare_control_heap() makes every thread allocate from one malloc arena, which never gives
+// memory back to the kernel, and start_heap_prefault() has a background thread at the lowest
+// priority touch `prefault_mb` of it (on transparent huge pages where the kernel allows; logged
+// when done), so later allocations reuse pages that are already there. Costs that much resident
+// memory for good.
 //
 // Two calls, main thread only: prepare_control_heap() first thing in main (before EAL or gRPC
 // start threads, so that they all use the one arena), start_heap_prefault() once EAL has
